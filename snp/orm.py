@@ -1,0 +1,223 @@
+"""Relational schema (SQLAlchemy 2.0 typed ORM). Times are stored in UTC.
+
+Tables map the domain concepts one to one; the domain dataclasses stay free
+of persistence and are built from these rows by the services.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Time,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Accepts only aware datetimes; always returns aware UTC.
+
+    SQLite has no time zone type: without this, an aware value would come back
+    naive and comparisons with "now" would silently shift.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use an aware one")
+        converted = value.astimezone(UTC)
+        return converted.replace(tzinfo=None) if dialect.name == "sqlite" else converted
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+BigId = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrement needs INTEGER
+
+
+class CptsRow(Base):
+    __tablename__ = "cpts"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    departement_code: Mapped[str] = mapped_column(String(3))
+    timezone: Mapped[str] = mapped_column(String(64))
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class CptsCommuneRow(Base):
+    __tablename__ = "cpts_commune"
+    cpts_id: Mapped[int] = mapped_column(ForeignKey("cpts.id", ondelete="CASCADE"), primary_key=True)
+    insee_code: Mapped[str] = mapped_column(String(5), primary_key=True)
+
+
+class AgreementRow(Base):
+    """Mutualisation: requests of ``cpts_id`` may use slots of ``partner_id``."""
+
+    __tablename__ = "agreement"
+    cpts_id: Mapped[int] = mapped_column(ForeignKey("cpts.id", ondelete="CASCADE"), primary_key=True)
+    partner_id: Mapped[int] = mapped_column(
+        ForeignKey("cpts.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class ProfessionalRow(Base):
+    __tablename__ = "professional"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    cpts_id: Mapped[int] = mapped_column(ForeignKey("cpts.id"), index=True)
+    rpps: Mapped[str] = mapped_column(String(11), unique=True)
+    last_name: Mapped[str] = mapped_column(String(120))
+    first_name: Mapped[str] = mapped_column(String(120))
+    profession: Mapped[int] = mapped_column(Integer)
+    specialty: Mapped[str | None] = mapped_column(String(10))
+    accepts_surnumeraire: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class SiteRow(Base):
+    __tablename__ = "site"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    cpts_id: Mapped[int] = mapped_column(ForeignKey("cpts.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str] = mapped_column(String(300))
+    insee_code: Mapped[str] = mapped_column(String(5))
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+
+
+class PlageRow(Base):
+    __tablename__ = "plage"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    professional_id: Mapped[int] = mapped_column(ForeignKey("professional.id"), index=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id"))
+    weekday: Mapped[int] = mapped_column(Integer)
+    start_local: Mapped[Any] = mapped_column(Time)
+    end_local: Mapped[Any] = mapped_column(Time)
+    valid_from: Mapped[Any] = mapped_column(Date)
+    valid_until: Mapped[Any | None] = mapped_column(Date)
+    slot_minutes: Mapped[int] = mapped_column(Integer)
+    modality: Mapped[str] = mapped_column(String(20))
+    capacity: Mapped[int] = mapped_column(Integer)
+    surnumeraire: Mapped[int] = mapped_column(Integer, default=0)
+    sas_reserved: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class SlotRow(Base):
+    """``taken`` counts the places held or booked; the booking path raises it
+    with one conditional UPDATE so that a slot is never given twice."""
+
+    __tablename__ = "slot"
+    __table_args__ = (
+        CheckConstraint("taken >= 0", name="slot_taken_nonnegative"),
+        CheckConstraint("taken <= capacity + surnumeraire", name="slot_within_capacity"),
+        CheckConstraint("end_at > start_at", name="slot_ends_after_start"),
+        Index("ix_slot_window", "cpts_id", "profession", "start_at"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    cpts_id: Mapped[int] = mapped_column(ForeignKey("cpts.id"))
+    professional_id: Mapped[int] = mapped_column(ForeignKey("professional.id"), index=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id"))
+    plage_id: Mapped[int | None] = mapped_column(ForeignKey("plage.id"))
+    profession: Mapped[int] = mapped_column(Integer)
+    start_at: Mapped[datetime]
+    end_at: Mapped[datetime]
+    modality: Mapped[str] = mapped_column(String(20))
+    capacity: Mapped[int] = mapped_column(Integer)
+    surnumeraire: Mapped[int] = mapped_column(Integer, default=0)
+    taken: Mapped[int] = mapped_column(Integer, default=0)
+    sas_reserved: Mapped[bool] = mapped_column(Boolean, default=False)
+    cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class PatientContactRow(Base):
+    """Kept apart from the request so it can be purged after the retention period."""
+
+    __tablename__ = "patient_contact"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    cpts_id: Mapped[int] = mapped_column(ForeignKey("cpts.id"), index=True)
+    display_name: Mapped[str | None] = mapped_column(String(120))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    birth_year: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    purged_at: Mapped[datetime | None]
+
+
+class CareRequestRow(Base):
+    __tablename__ = "care_request"
+    __table_args__ = (Index("ix_request_status", "cpts_id", "status", "deadline"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    cpts_id: Mapped[int] = mapped_column(ForeignKey("cpts.id"))
+    origin: Mapped[str] = mapped_column(String(10))
+    profession: Mapped[int] = mapped_column(Integer)
+    modalities: Mapped[str] = mapped_column(String(60))  # comma-separated Modality values
+    priority: Mapped[str] = mapped_column(String(30))
+    received_at: Mapped[datetime]
+    earliest: Mapped[datetime | None]
+    deadline: Mapped[datetime]
+    insee_code: Mapped[str | None] = mapped_column(String(5))
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    radius_km: Mapped[float] = mapped_column(Float)
+    medecin_traitant_id: Mapped[int | None] = mapped_column(ForeignKey("professional.id"))
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patient_contact.id"))
+    status: Mapped[str] = mapped_column(String(20))
+    unserved_reason: Mapped[str | None] = mapped_column(String(200))
+
+
+class OrientationRow(Base):
+    __tablename__ = "orientation"
+    __table_args__ = (Index("ix_orientation_slot_status", "slot_id", "status"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    cpts_id: Mapped[int] = mapped_column(ForeignKey("cpts.id"), index=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("care_request.id"), index=True)
+    slot_id: Mapped[int] = mapped_column(ForeignKey("slot.id"))
+    status: Mapped[str] = mapped_column(String(20))
+    surnumeraire: Mapped[bool] = mapped_column(Boolean, default=False)
+    surnumeraire_reason: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime]
+    held_until: Mapped[datetime | None]
+    booked_at: Mapped[datetime | None]
+    cost: Mapped[int] = mapped_column(BigInteger)
+    distance_km: Mapped[float | None] = mapped_column(Float)
+    rescheduled_from_id: Mapped[int | None] = mapped_column(ForeignKey("orientation.id"))
+
+
+class AuditEventRow(Base):
+    """Append-only, hash-chained per CPTS. No code path updates or deletes it."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (UniqueConstraint("cpts_id", "seq", name="audit_event_chain_position"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    cpts_id: Mapped[int] = mapped_column(ForeignKey("cpts.id"))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[dict[str, Any]]
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
