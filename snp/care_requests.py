@@ -33,15 +33,14 @@ class PatientLocation:
     lon: float | None = None
 
     def __post_init__(self) -> None:
-        has_point = self.lat is not None and self.lon is not None
-        if self.insee_code is None and not has_point:
+        if (self.lat is None) != (self.lon is None):
+            raise DomainError("location", "only one coordinate", "Give both lat and lon.")
+        if self.insee_code is None and self.lat is None:
             raise DomainError(
                 "location",
                 "no commune code and no coordinates",
                 "Give the patient's commune (INSEE code) or latitude and longitude.",
             )
-        if (self.lat is None) != (self.lon is None):
-            raise DomainError("location", "only one coordinate", "Give both lat and lon.")
         if self.lat is not None and self.lon is not None:
             check_coordinates(self.lat, self.lon, "location")
 
