@@ -53,9 +53,9 @@ def _take_place(session: Session, slot_id: int, *, allow_surnumeraire: bool) -> 
 
 def _give_back_place(session: Session, slot_id: int) -> None:
     session.execute(
-        update(SlotRow).where(SlotRow.id == slot_id, SlotRow.taken > 0).values(
-            taken=SlotRow.taken - 1
-        )
+        update(SlotRow)
+        .where(SlotRow.id == slot_id, SlotRow.taken > 0)
+        .values(taken=SlotRow.taken - 1)
     )
 
 

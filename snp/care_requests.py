@@ -78,9 +78,7 @@ class CareRequest:
                     "Give an earliest time before the deadline.",
                 )
         if not self.modalities:
-            raise DomainError(
-                "modalities", "no modality accepted", "Accept at least one modality."
-            )
+            raise DomainError("modalities", "no modality accepted", "Accept at least one modality.")
         if self.radius_km is not None and not 0 < self.radius_km <= 200:
             raise DomainError("radius_km", f"{self.radius_km} km", "Use a radius in (0, 200] km.")
 

@@ -7,7 +7,7 @@ of persistence and are built from these rows by the services.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -55,7 +55,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime, dict[str, Any]: JSON}
 
 
 BigId = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrement needs INTEGER
@@ -73,7 +73,9 @@ class CptsRow(Base):
 
 class CptsCommuneRow(Base):
     __tablename__ = "cpts_commune"
-    cpts_id: Mapped[int] = mapped_column(ForeignKey("cpts.id", ondelete="CASCADE"), primary_key=True)
+    cpts_id: Mapped[int] = mapped_column(
+        ForeignKey("cpts.id", ondelete="CASCADE"), primary_key=True
+    )
     insee_code: Mapped[str] = mapped_column(String(5), primary_key=True)
 
 
@@ -81,7 +83,9 @@ class AgreementRow(Base):
     """Mutualisation: requests of ``cpts_id`` may use slots of ``partner_id``."""
 
     __tablename__ = "agreement"
-    cpts_id: Mapped[int] = mapped_column(ForeignKey("cpts.id", ondelete="CASCADE"), primary_key=True)
+    cpts_id: Mapped[int] = mapped_column(
+        ForeignKey("cpts.id", ondelete="CASCADE"), primary_key=True
+    )
     partner_id: Mapped[int] = mapped_column(
         ForeignKey("cpts.id", ondelete="CASCADE"), primary_key=True
     )

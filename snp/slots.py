@@ -39,14 +39,13 @@ class Slot:
         if self.end <= self.start:
             raise DomainError(
                 "end",
-                f"the slot ends ({self.end.isoformat()}) before it starts ({self.start.isoformat()})",
+                f"the slot ends ({self.end.isoformat()}) "
+                f"before it starts ({self.start.isoformat()})",
                 "Give an end time after the start time.",
             )
         if self.end - self.start > MAX_SLOT:
             raise DomainError("end", "a slot longer than 12 h", "Split it into shorter slots.")
         if self.capacity < 0 or self.surnumeraire < 0:
-            raise DomainError(
-                "capacity", "capacity cannot be negative", "Give 0 or more places."
-            )
+            raise DomainError("capacity", "capacity cannot be negative", "Give 0 or more places.")
         if self.capacity + self.surnumeraire == 0:
             raise DomainError("capacity", "the slot has no place at all", "Give at least 1 place.")

@@ -29,8 +29,12 @@ def professional(session: Session, cpts_id: int, rpps: str = "10000000009") -> P
 
 def site(session: Session, cpts_id: int) -> SiteRow:
     row = SiteRow(
-        cpts_id=cpts_id, name="Cabinet", address="1 rue de Paris", insee_code="78646",
-        lat=48.8049, lon=2.1204,
+        cpts_id=cpts_id,
+        name="Cabinet",
+        address="1 rue de Paris",
+        insee_code="78646",
+        lat=48.8049,
+        lon=2.1204,
     )
     session.add(row)
     session.flush()
@@ -38,13 +42,26 @@ def site(session: Session, cpts_id: int) -> SiteRow:
 
 
 def slot(
-    session: Session, cpts_id: int, professional_id: int, site_id: int, *,
-    capacity: int = 1, surnumeraire: int = 0, start: datetime = T0,
+    session: Session,
+    cpts_id: int,
+    professional_id: int,
+    site_id: int,
+    *,
+    capacity: int = 1,
+    surnumeraire: int = 0,
+    start: datetime = T0,
 ) -> SlotRow:
     row = SlotRow(
-        cpts_id=cpts_id, professional_id=professional_id, site_id=site_id, profession=10,
-        start_at=start, end_at=start + timedelta(minutes=20), modality="in_person",
-        capacity=capacity, surnumeraire=surnumeraire, taken=0,
+        cpts_id=cpts_id,
+        professional_id=professional_id,
+        site_id=site_id,
+        profession=10,
+        start_at=start,
+        end_at=start + timedelta(minutes=20),
+        modality="in_person",
+        capacity=capacity,
+        surnumeraire=surnumeraire,
+        taken=0,
     )
     session.add(row)
     session.flush()
@@ -53,9 +70,18 @@ def slot(
 
 def care_request(session: Session, cpts_id: int) -> CareRequestRow:
     row = CareRequestRow(
-        cpts_id=cpts_id, origin="cpts", profession=10, modalities="in_person",
-        priority="same_day", received_at=T0 - timedelta(hours=1), deadline=T0 + timedelta(hours=8),
-        insee_code="78646", lat=48.80, lon=2.12, radius_km=10.0, status="pending",
+        cpts_id=cpts_id,
+        origin="cpts",
+        profession=10,
+        modalities="in_person",
+        priority="same_day",
+        received_at=T0 - timedelta(hours=1),
+        deadline=T0 + timedelta(hours=8),
+        insee_code="78646",
+        lat=48.80,
+        lon=2.12,
+        radius_km=10.0,
+        status="pending",
     )
     session.add(row)
     session.flush()

@@ -19,8 +19,9 @@ HOLD = timedelta(minutes=5)
 NOW = f.T0 - timedelta(hours=1)
 
 
-def _setup(engine: Engine, *, capacity: int, surnumeraire: int = 0, requests: int = 1
-           ) -> tuple[int, int, list[int]]:
+def _setup(
+    engine: Engine, *, capacity: int, surnumeraire: int = 0, requests: int = 1
+) -> tuple[int, int, list[int]]:
     with Session(engine) as s, s.begin():
         c = f.cpts(s)
         pro = f.professional(s, c.id)
@@ -30,11 +31,25 @@ def _setup(engine: Engine, *, capacity: int, surnumeraire: int = 0, requests: in
         return c.id, slot.id, request_ids
 
 
-def _hold(s: Session, cpts_id: int, request_id: int, slot_id: int, now: object = NOW,
-          reason: str | None = None) -> booking.Placement:
-    return booking.hold(s, cpts_id=cpts_id, request_id=request_id, slot_id=slot_id,
-                        now=now, hold_for=HOLD, cost=0, distance_km=1.0,  # type: ignore[arg-type]
-                        surnumeraire_reason=reason)
+def _hold(
+    s: Session,
+    cpts_id: int,
+    request_id: int,
+    slot_id: int,
+    now: object = NOW,
+    reason: str | None = None,
+) -> booking.Placement:
+    return booking.hold(
+        s,
+        cpts_id=cpts_id,
+        request_id=request_id,
+        slot_id=slot_id,
+        now=now,
+        hold_for=HOLD,
+        cost=0,
+        distance_km=1.0,  # type: ignore[arg-type]
+        surnumeraire_reason=reason,
+    )
 
 
 def test_concurrent_holds_get_exactly_the_capacity(engine: Engine) -> None:
@@ -57,8 +72,11 @@ def test_concurrent_holds_get_exactly_the_capacity(engine: Engine) -> None:
     assert outcomes.count("conflict") == 21
     with Session(engine) as s:
         assert s.scalar(select(SlotRow.taken).where(SlotRow.id == slot_id)) == 3
-        booked = s.scalar(select(func.count()).select_from(OrientationRow)
-                          .where(OrientationRow.status == OrientationStatus.BOOKED))
+        booked = s.scalar(
+            select(func.count())
+            .select_from(OrientationRow)
+            .where(OrientationRow.status == OrientationStatus.BOOKED)
+        )
         assert booked == 3
 
 
@@ -69,7 +87,9 @@ def test_surnumeraire_needs_a_reason_and_is_flagged(engine: Engine) -> None:
     with Session(engine) as s, s.begin(), pytest.raises(booking.SlotTakenError):
         _hold(s, cpts_id, requests[1], slot_id)
     with Session(engine) as s, s.begin():
-        extra = _hold(s, cpts_id, requests[1], slot_id, reason="patient fragile, vu en fin de plage")
+        extra = _hold(
+            s, cpts_id, requests[1], slot_id, reason="patient fragile, vu en fin de plage"
+        )
         assert extra.surnumeraire
     with Session(engine) as s, s.begin(), pytest.raises(booking.SlotTakenError):
         _hold(s, cpts_id, requests[2], slot_id, reason="encore un")

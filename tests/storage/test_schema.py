@@ -25,14 +25,24 @@ def _slot_fixture(session: Session) -> SlotRow:
     pro = ProfessionalRow(
         cpts_id=cpts.id, rpps="10000000008", last_name="Martin", first_name="Anne", profession=10
     )
-    site = SiteRow(cpts_id=cpts.id, name="Cabinet", address="1 rue", insee_code="78646",
-                   lat=48.8, lon=2.1)
+    site = SiteRow(
+        cpts_id=cpts.id, name="Cabinet", address="1 rue", insee_code="78646", lat=48.8, lon=2.1
+    )
     session.add_all([pro, site])
     session.flush()
     start = datetime(2026, 11, 26, 9, 0, tzinfo=timezone(timedelta(hours=1)))
-    slot = SlotRow(cpts_id=cpts.id, professional_id=pro.id, site_id=site.id, profession=10,
-                   start_at=start, end_at=start + timedelta(minutes=20), modality="in_person",
-                   capacity=1, surnumeraire=0, taken=0)
+    slot = SlotRow(
+        cpts_id=cpts.id,
+        professional_id=pro.id,
+        site_id=site.id,
+        profession=10,
+        start_at=start,
+        end_at=start + timedelta(minutes=20),
+        modality="in_person",
+        capacity=1,
+        surnumeraire=0,
+        taken=0,
+    )
     session.add(slot)
     session.flush()
     return slot
