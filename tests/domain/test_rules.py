@@ -21,7 +21,7 @@ NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
 @pytest.mark.parametrize("bad", ["1234567890", "123456789012", "1000000000A", ""])
 def test_rpps_must_have_eleven_digits(bad: str) -> None:
-    with pytest.raises(DomainError, match="rpps.*11 digits"):
+    with pytest.raises(DomainError, match=r"rpps.*11 digits"):
         normalise_rpps(bad)
 
 
@@ -79,7 +79,7 @@ def _request(**overrides: object) -> CareRequest:
 
 
 def test_deadline_before_the_request_is_refused() -> None:
-    with pytest.raises(DomainError, match="deadline: .* is not after the request time"):
+    with pytest.raises(DomainError, match=r"deadline: .* is not after the request time"):
         _request(deadline=NOW - timedelta(hours=1))
 
 
