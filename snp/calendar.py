@@ -11,10 +11,11 @@ care about. The conventions every function follows:
   CPTS has its own zone, derived from its département (`zone_for_departement`).
 * **Local → UTC resolution** (`local_to_utc`) is the single place where a local date
   and clock time become an instant. On the spring-forward day a *nonexistent* local
-  time (02:30 in Europe/Paris) is shifted forward by the length of the gap (02:30 →
-  03:30 local), and on the fall-back day an *ambiguous* local time takes its first
-  occurrence (``fold=0``, the summer-time one). These are the PEP 495 ``fold=0``
-  semantics, also those of ``java.time``: stable, and never earlier than asked.
+  time (02:30 in Europe/Paris) shifts forward to the first instant after the gap
+  (03:00 local, 01:00 UTC), and on the fall-back day an *ambiguous* local time takes
+  its first occurrence (``fold=0``, the summer-time one). So a window keeps exactly
+  the instants the local clock shows inside it: 01:30–03:30 lasts one real hour on
+  spring-forward night, and a window wholly inside the gap is empty that night.
 * **Half-open intervals** ``[start, end)`` everywhere: a clock time named as a
   boundary (20:00 closing, 18:00 roll-over cutoff) is the first instant on the
   *other* side of that boundary.
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -125,17 +127,32 @@ def to_utc(value: datetime) -> datetime:
 def local_to_utc(day: date, local_time: time, tz: ZoneInfo) -> datetime:
     """The UTC instant of ``local_time`` on local date ``day`` in ``tz``.
 
-    Nonexistent local times (spring-forward gap) are shifted forward by the gap;
-    ambiguous ones (fall-back overlap) take the first occurrence. Any ``fold`` set
-    on ``local_time`` is ignored so that every caller gets the same rule.
+    Nonexistent local times (spring-forward gap) shift forward to the transition
+    instant, the first one after the gap; ambiguous ones (fall-back overlap) take
+    the first occurrence. Any ``fold`` set on ``local_time`` is ignored so that
+    every caller gets the same rule.
     """
     _require_naive_time(local_time, "local_time")
     if isinstance(day, datetime):
         raise TypeError("day must be a date, not a datetime")
     naive = datetime.combine(day, local_time.replace(fold=0))
-    # zoneinfo with fold=0 uses the offset in force *before* the transition: in a gap
-    # that lands after the gap (shift forward), in an overlap on the first occurrence.
-    return naive.replace(tzinfo=tz).astimezone(UTC)
+    # fold=0 uses the offset in force before the transition: in an overlap that is
+    # the first occurrence, in a gap it lands *past* the gap (02:30 → 03:30).
+    first = naive.replace(tzinfo=tz).astimezone(UTC)
+    if first.astimezone(tz).replace(tzinfo=None) == naive:
+        return first
+    # Nonexistent: fold=1 lands before the gap (02:30 → 01:30). The transition lies
+    # between the two; find it to the second (zone transitions are whole seconds).
+    before = int(naive.replace(tzinfo=tz, fold=1).astimezone(UTC).timestamp())
+    after = math.ceil(first.timestamp())
+    offset_after = first.astimezone(tz).utcoffset()
+    while after - before > 1:
+        middle = (before + after) // 2
+        if datetime.fromtimestamp(middle, tz).utcoffset() == offset_after:
+            after = middle
+        else:
+            before = middle
+    return datetime.fromtimestamp(after, UTC)
 
 
 def local_date(instant: datetime, tz: ZoneInfo) -> date:
@@ -338,10 +355,11 @@ def weekly_occurrences(
 
     ``weekday`` is 0 = Monday … 6 = Sunday. Each occurrence keeps its local clock
     times whatever the UTC offset (a 09:00 plage is at 09:00 local both sides of a
-    DST change), resolved by `local_to_utc`: a bound in the spring-forward gap is
-    shifted forward, an ambiguous bound takes its first occurrence, and an
-    occurrence that becomes empty that way (e.g. 02:00–02:45 on spring-forward day)
-    is dropped. Occurrences are returned whole (not clipped to the range), in order.
+    DST change), resolved by `local_to_utc`: a bound in the spring-forward gap
+    moves to the end of the gap (so the occurrence keeps the part the clock
+    shows), an ambiguous bound takes its first occurrence, and an occurrence that
+    becomes empty that way (02:00–02:45 on spring-forward night) is dropped.
+    Occurrences are returned whole (not clipped to the range), in order.
     With ``skip_holidays_of`` set to a département code, occurrences on that
     département's public holidays are skipped. A window must start and end on the
     same local day (``local_start < local_end``), otherwise ``ValueError``.
