@@ -101,6 +101,10 @@ class ProfessionalRow(Base):
     profession: Mapped[int] = mapped_column(Integer)
     specialty: Mapped[str | None] = mapped_column(String(10))
     accepts_surnumeraire: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Where the professional usually receives; plages without a site use it.
+    main_site_id: Mapped[int | None] = mapped_column(
+        ForeignKey("site.id", name="fk_professional_main_site")
+    )
 
 
 class SiteRow(Base):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -36,7 +36,7 @@ def _hold(
     cpts_id: int,
     request_id: int,
     slot_id: int,
-    now: object = NOW,
+    now: datetime = NOW,
     reason: str | None = None,
 ) -> booking.Placement:
     return booking.hold(
@@ -47,7 +47,7 @@ def _hold(
         now=now,
         hold_for=HOLD,
         cost=0,
-        distance_km=1.0,  # type: ignore[arg-type]
+        distance_km=1.0,
         surnumeraire_reason=reason,
     )
 

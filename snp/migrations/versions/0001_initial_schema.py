@@ -85,24 +85,6 @@ def upgrade() -> None:
         op.f("ix_patient_contact_cpts_id"), "patient_contact", ["cpts_id"], unique=False
     )
     op.create_table(
-        "professional",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("cpts_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("rpps", sa.String(length=11), nullable=False),
-        sa.Column("last_name", sa.String(length=120), nullable=False),
-        sa.Column("first_name", sa.String(length=120), nullable=False),
-        sa.Column("profession", sa.Integer(), nullable=False),
-        sa.Column("specialty", sa.String(length=10), nullable=True),
-        sa.Column("accepts_surnumeraire", sa.Boolean(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["cpts_id"],
-            ["cpts.id"],
-        ),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("rpps"),
-    )
-    op.create_index(op.f("ix_professional_cpts_id"), "professional", ["cpts_id"], unique=False)
-    op.create_table(
         "site",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("cpts_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -118,6 +100,28 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index(op.f("ix_site_cpts_id"), "site", ["cpts_id"], unique=False)
+    op.create_table(
+        "professional",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("cpts_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("rpps", sa.String(length=11), nullable=False),
+        sa.Column("last_name", sa.String(length=120), nullable=False),
+        sa.Column("first_name", sa.String(length=120), nullable=False),
+        sa.Column("profession", sa.Integer(), nullable=False),
+        sa.Column("specialty", sa.String(length=10), nullable=True),
+        sa.Column("accepts_surnumeraire", sa.Boolean(), nullable=False),
+        sa.Column(
+            "main_site_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.ForeignKeyConstraint(
+            ["cpts_id"],
+            ["cpts.id"],
+        ),
+        sa.ForeignKeyConstraint(["main_site_id"], ["site.id"], name="fk_professional_main_site"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("rpps"),
+    )
+    op.create_index(op.f("ix_professional_cpts_id"), "professional", ["cpts_id"], unique=False)
     op.create_table(
         "care_request",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -288,10 +292,10 @@ def downgrade() -> None:
     op.drop_table("plage")
     op.drop_index("ix_request_status", table_name="care_request")
     op.drop_table("care_request")
-    op.drop_index(op.f("ix_site_cpts_id"), table_name="site")
-    op.drop_table("site")
     op.drop_index(op.f("ix_professional_cpts_id"), table_name="professional")
     op.drop_table("professional")
+    op.drop_index(op.f("ix_site_cpts_id"), table_name="site")
+    op.drop_table("site")
     op.drop_index(op.f("ix_patient_contact_cpts_id"), table_name="patient_contact")
     op.drop_table("patient_contact")
     op.drop_table("cpts_commune")
