@@ -1,0 +1,126 @@
+"""The cost terms, shared by ``rank`` (online) and ``plan`` (batch).
+
+Every term is an integer ≥ 0 computed by one vectorised function, so the two
+modes cannot drift apart. See ``docs/matching-model.md`` for the formulas.
+
+Edge terms depend only on the (request, slot) pair and the load before the
+decision. The two load-dependent terms of a *slot* (surnuméraire use and the
+daily fairness marginal) are separate: the online mode charges them for the
+next patient, the batch flow charges them on its capacity and fairness arcs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from solver.candidates import RequestArrays
+from solver.index import SlotIndex
+from solver.types import FloatArray, IntArray
+from solver.weights import Weights
+
+EDGE_TERMS = (
+    "distance",
+    "wait",
+    "deadline",
+    "not_medecin_traitant",
+    "other_cpts",
+    "sas_weekly",
+)
+SLOT_TERMS = ("surnumeraire", "fairness_daily")
+TERMS = EDGE_TERMS + SLOT_TERMS
+
+
+def per_priority(values: tuple[int, ...], priority: IntArray) -> IntArray:
+    """Vectorised ``Weights.for_priority``."""
+    table = np.asarray(values, dtype=np.int64)
+    out: IntArray = table[np.minimum(priority, len(table) - 1)]
+    return out
+
+
+def edge_terms(
+    index: SlotIndex,
+    rq: RequestArrays,
+    req: IntArray,
+    slot: IntArray,
+    km: FloatArray,
+    now: int,
+    weights: Weights,
+    sas_load: IntArray,
+) -> dict[str, IntArray]:
+    """Each edge term for the pairs (rq[req], pool[slot]); ``km`` is NaN for teleconsultation."""
+    pool = index.pool
+    start = pool.start[slot]
+    t0 = rq.t0[req]
+    window = np.maximum(rq.t1[req] - t0, 1)
+    mt = rq.medecin_traitant[req]
+    sas_next = sas_load[index.pw[slot]] + 1
+    zero = np.zeros(len(req), np.int64)
+    return {
+        "distance": np.rint(np.nan_to_num(km, nan=0.0) * weights.per_km).astype(np.int64),
+        "wait": weights.per_minute_wait * ((start - now) // 60),
+        "deadline": per_priority(weights.deadline_closeness, rq.priority[req]) * (start - t0)
+        // window,
+        "not_medecin_traitant": np.where(
+            (mt >= 0) & (pool.professional[slot] != mt), weights.not_medecin_traitant, zero
+        ),
+        "other_cpts": np.where(pool.cpts[slot] != rq.cpts[req], weights.other_cpts, zero),
+        "sas_weekly": np.where(
+            rq.is_sas[req],
+            weights.sas_weekly_step_beyond_cap * np.maximum(sas_next - weights.sas_weekly_cap, 0),
+            zero,
+        ),
+    }
+
+
+def edge_cost(
+    index: SlotIndex,
+    rq: RequestArrays,
+    req: IntArray,
+    slot: IntArray,
+    km: FloatArray,
+    now: int,
+    weights: Weights,
+    sas_load: IntArray,
+) -> IntArray:
+    """Sum of the edge terms (the cost of the request → slot arc in the batch flow)."""
+    terms = edge_terms(index, rq, req, slot, km, now, weights, sas_load)
+    total: IntArray = np.sum(np.stack(list(terms.values())), axis=0) if len(req) else np.zeros(
+        0, np.int64
+    )
+    return total
+
+
+def slot_terms(
+    index: SlotIndex, slot: IntArray, daily_load: IntArray, weights: Weights
+) -> dict[str, IntArray]:
+    """Cost of giving the *next* patient to each slot, given the current load.
+
+    Surnuméraire is charged when no planned capacity remains; fairness is the
+    marginal cost of the (load + 1)-th SNP patient of the professional's day.
+    """
+    pool = index.pool
+    return {
+        "surnumeraire": np.where(pool.capacity[slot] > 0, 0, weights.surnumeraire).astype(
+            np.int64
+        ),
+        "fairness_daily": weights.fairness_daily_step * daily_load[index.pd[slot]],
+    }
+
+
+def daily_marginals(weights: Weights, load: IntArray, count: IntArray) -> IntArray:
+    """Sum over k = 1..count of the daily marginal of the (load + k)-th patient."""
+    # step × Σ_{k=1..c} (L + k − 1) = step × (c·L + c(c−1)/2)
+    out: IntArray = weights.fairness_daily_step * (count * load + count * (count - 1) // 2)
+    return out
+
+
+def sas_marginals(weights: Weights, load: IntArray, count: IntArray) -> IntArray:
+    """Sum over k = 1..count of the SAS weekly marginal of the (load + k)-th consultation."""
+    cap = weights.sas_weekly_cap
+    # number of consultations beyond the cap among load+1..load+count, and their excess
+    first = np.maximum(load + 1, cap + 1)
+    last = load + count
+    n = np.maximum(last - first + 1, 0)
+    excess_sum = n * (first - cap + last - cap) // 2
+    out: IntArray = weights.sas_weekly_step_beyond_cap * excess_sum
+    return out
