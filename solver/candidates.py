@@ -112,8 +112,9 @@ def _placed_candidates(
     assert prof.tree is not None
     offset, span, modality = index.time_offset, index.time_span, index.pool.modality
     xyz = unit_vectors(np.array([request.lat]), np.array([request.lon]))[0]
-    sites = np.asarray(prof.tree.query_ball_point(xyz, float(chord_for_km(request.radius_km))),
-                       dtype=np.int64)
+    sites = np.asarray(
+        prof.tree.query_ball_point(xyz, float(chord_for_km(request.radius_km))), dtype=np.int64
+    )
     km_site = haversine_km(request.lat, request.lon, prof.site_lat[sites], prof.site_lon[sites])
     near = km_site <= request.radius_km
     sites, km_site = sites[near], km_site[near]

@@ -37,17 +37,19 @@ def describe(
 ) -> str:
     """One sentence that says where, when, and what moved the slot up or down."""
     where = "by teleconsultation" if km is None else f"{km:.1f} km away"
-    parts = [f"Slot {slot_id} with professional {professional}: {where}, starts in "
-             f"{duration(wait_minutes)}"]
-    if terms.get("not_medecin_traitant", 0) == 0 and "not_medecin_traitant" in terms:
-        pass
+    parts = [
+        f"Slot {slot_id} with professional {professional}: {where}, starts in "
+        f"{duration(wait_minutes)}"
+    ]
     if terms.get("other_cpts", 0):
         parts.append("another CPTS (mutualisation)")
     if terms.get("surnumeraire", 0):
         parts.append("seen as surnuméraire (beyond the planned agenda)")
     if daily_rank > 1:
-        parts.append(f"would be this professional's SNP patient no. {daily_rank} of the day "
-                     f"(fairness +{terms.get('fairness_daily', 0)})")
+        parts.append(
+            f"would be this professional's SNP patient no. {daily_rank} of the day "
+            f"(fairness +{terms.get('fairness_daily', 0)})"
+        )
     if terms.get("sas_weekly", 0):
         parts.append("past the weekly SAS cap of this doctor")
     return "; ".join(parts) + "."

@@ -19,8 +19,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from solver.candidates import RequestArrays, iter_edges, screen
-from solver.cost import EDGE_TERMS, daily_marginals, edge_cost, edge_terms, per_priority, sas_marginals
+from solver.candidates import Edges, RequestArrays, iter_edges, screen
+from solver.cost import (
+    EDGE_TERMS,
+    daily_marginals,
+    edge_cost,
+    edge_terms,
+    per_priority,
+    sas_marginals,
+)
 from solver.explain import describe, unserved_reason, with_medecin_traitant
 from solver.flow import FlowSolution, potentials, slot_potentials, solve_flow
 from solver.index import SlotIndex
@@ -149,10 +156,9 @@ def _cat(parts: list[IntArray]) -> IntArray:
     return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
 
 
-def _cheapest(e: object, cost: IntArray, n: int, next_cost: IntArray) -> IntArray:
+def _cheapest(e: Edges, cost: IntArray, n: int, next_cost: IntArray) -> IntArray:
     """Positions of the n cheapest edges of each request; records each one's (n+1)-th cost."""
-    req = e.request  # type: ignore[attr-defined]
-    slot = e.slot  # type: ignore[attr-defined]
+    req, slot = e.request, e.slot
     order = np.lexsort((slot, cost, req))
     r = req[order]
     first = np.r_[True, r[1:] != r[:-1]]
@@ -182,8 +188,11 @@ def _violations(
     d_req = d[: len(rq)]
     # Bound per profession: no left-out edge of request i can be negative when
     # its cheapest left-out cost + d(i) ≥ the largest slot potential around.
-    top_pot = {code: int(pot[np.concatenate([p.placed, p.tele])].max())
-               for code, p in index.professions.items() if p.size}
+    top_pot = {
+        code: int(pot[np.concatenate([p.placed, p.tele])].max())
+        for code, p in index.professions.items()
+        if p.size
+    }
     bound = np.array([top_pot.get(int(c), 0) for c in rq.profession], np.int64)
     has_left_out = next_cost < NO_EDGE
     suspects = np.flatnonzero(has_left_out & (next_cost + d_req < bound))
@@ -254,24 +263,35 @@ def _result(
     assert objective >= sol.cost, "the flow optimum must bound the model objective from below"
     decisions: dict[int, Decision] = {}
     for row, i in enumerate(served):
-        request = rq.requests[i]
+        request = rq.requests[int(i)]
         s = int(slot[row])
         t = {name: int(v[row]) for name, v in terms.items()}
         km_i = None if np.isnan(km[row]) else float(km[row])
         professional = int(pool.professional[s])
-        sentence = describe(int(pool.slot_id[s]), professional, km_i,
-                            (int(pool.start[s]) - now) // 60, t, int(daily[pd[row]] + day_rank[row] + 1))
+        sentence = describe(
+            int(pool.slot_id[s]),
+            professional,
+            km_i,
+            (int(pool.start[s]) - now) // 60,
+            t,
+            int(daily[pd[row]] + day_rank[row] + 1),
+        )
         sentence = with_medecin_traitant(sentence, professional == request.medecin_traitant)
         decisions[request.request_id] = Decision(
             request.request_id, int(pool.slot_id[s]), s, int(total[row]), t, sentence
         )
     for i in np.flatnonzero(chosen < 0):
-        request = rq.requests[i]
+        request = rq.requests[int(i)]
         found = screen(index, request, now)
         reason = unserved_reason(found.excluded, len(found.slots))
         decisions[request.request_id] = Decision(
-            request.request_id, None, None, int(unassigned[i]), {"unassigned": int(unassigned[i])},
-            f"Not served: {reason}.", reason,
+            request.request_id,
+            None,
+            None,
+            int(unassigned[i]),
+            {"unassigned": int(unassigned[i])},
+            f"Not served: {reason}.",
+            reason,
         )
     assignment = {r.request_id: decisions[r.request_id].slot_id for r in rq.requests}
     return Plan(
@@ -280,8 +300,9 @@ def _result(
         lower_bound=sol.cost,
         proven_optimal=objective == sol.cost,
         decisions=decisions,
-        unassigned_penalty={r.request_id: int(u) for r, u in zip(rq.requests, unassigned,
-                                                                 strict=True)},
+        unassigned_penalty={
+            r.request_id: int(u) for r, u in zip(rq.requests, unassigned, strict=True)
+        },
         stats=stats,
     )
 

@@ -75,8 +75,16 @@ def rank(
     total = np.sum(np.stack(list(terms.values())), axis=0)
     best = _top_k(total, index.pool.start[cand], index.pool.slot_id[cand], k)
     proposals = tuple(
-        _proposal(index, request, int(cand[i]), found.km[i], {n: int(t[i]) for n, t in
-                  terms.items()}, int(total[i]), int(daily[index.pd[cand[i]]]), now)
+        _proposal(
+            index,
+            request,
+            int(cand[i]),
+            found.km[i],
+            {n: int(t[i]) for n, t in terms.items()},
+            int(total[i]),
+            int(daily[index.pd[cand[i]]]),
+            now,
+        )
         for i in best
     )
     return Ranking(request.request_id, proposals, found.excluded, len(cand))
@@ -108,8 +116,9 @@ def _proposal(
     wait = (int(pool.start[slot]) - now) // 60
     km_or_none = None if np.isnan(km) else float(km)
     professional = int(pool.professional[slot])
-    sentence = describe(int(pool.slot_id[slot]), professional, km_or_none, wait, terms,
-                        daily_load + 1)
+    sentence = describe(
+        int(pool.slot_id[slot]), professional, km_or_none, wait, terms, daily_load + 1
+    )
     sentence = with_medecin_traitant(sentence, professional == request.medecin_traitant)
     assert set(terms) >= set(EDGE_TERMS)
     return Proposal(

@@ -36,7 +36,9 @@ def validate_pool(pool: SlotPool) -> None:
     for name in _POOL_FIELDS:
         arr = np.asarray(getattr(pool, name))
         if arr.ndim != 1 or arr.shape[0] != n:
-            raise InvalidInputError(f"slot pool field {name!r} has shape {arr.shape}, expected ({n},)")
+            raise InvalidInputError(
+                f"slot pool field {name!r} has shape {arr.shape}, expected ({n},)"
+            )
     if n == 0:
         return
     lat = np.asarray(pool.lat, dtype=np.float64)

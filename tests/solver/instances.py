@@ -16,8 +16,15 @@ NOW = 1_800_000_000
 HOUR = 3600
 
 
-def make_pool(rng: np.random.Generator, n: int, *, spread_km: float = 10.0,
-              n_prof: int = 4, professions: int = 2, tele_share: float = 0.2) -> SlotPool:
+def make_pool(
+    rng: np.random.Generator,
+    n: int,
+    *,
+    spread_km: float = 10.0,
+    n_prof: int = 4,
+    professions: int = 2,
+    tele_share: float = 0.2,
+) -> SlotPool:
     """n slots around (48.8, 2.1), over 48 h, a few professionals and CPTS."""
     professional = rng.integers(0, n_prof, n)
     site_lat = 48.8 + rng.normal(0, spread_km / 111, n_prof)
@@ -42,35 +49,47 @@ def make_pool(rng: np.random.Generator, n: int, *, spread_km: float = 10.0,
     )
 
 
-def make_requests(rng: np.random.Generator, m: int, *, spread_km: float = 10.0,
-                  professions: int = 2, first_id: int = 100) -> list[Request]:
+def make_requests(
+    rng: np.random.Generator,
+    m: int,
+    *,
+    spread_km: float = 10.0,
+    professions: int = 2,
+    first_id: int = 100,
+) -> list[Request]:
     out = []
     for i in range(m):
         mods = [mod for mod in Modality if rng.random() < 0.6] or [Modality.IN_PERSON]
         earliest = NOW + int(rng.integers(-1, 6)) * HOUR
         cpts = int(rng.integers(0, 3))
-        out.append(Request(
-            request_id=first_id + i,
-            lat=48.8 + float(rng.normal(0, spread_km / 111)),
-            lon=2.1 + float(rng.normal(0, spread_km / 73)),
-            profession=int(rng.integers(0, professions)),
-            modalities=frozenset(mods),
-            earliest=earliest,
-            deadline=max(NOW, earliest) + int(rng.integers(2, 48)) * HOUR,
-            priority=int(rng.integers(0, 3)),
-            radius_km=float(rng.choice([5.0, 10.0, 25.0])),
-            cpts=cpts,
-            allowed_cpts=frozenset({cpts} | ({(cpts + 1) % 3} if rng.random() < 0.5 else set())),
-            origin=Origin.SAS if rng.random() < 0.4 else Origin.CPTS,
-            medecin_traitant=int(rng.integers(0, 4)) if rng.random() < 0.5 else None,
-        ))
+        out.append(
+            Request(
+                request_id=first_id + i,
+                lat=48.8 + float(rng.normal(0, spread_km / 111)),
+                lon=2.1 + float(rng.normal(0, spread_km / 73)),
+                profession=int(rng.integers(0, professions)),
+                modalities=frozenset(mods),
+                earliest=earliest,
+                deadline=max(NOW, earliest) + int(rng.integers(2, 48)) * HOUR,
+                priority=int(rng.integers(0, 3)),
+                radius_km=float(rng.choice([5.0, 10.0, 25.0])),
+                cpts=cpts,
+                allowed_cpts=frozenset(
+                    {cpts} | ({(cpts + 1) % 3} if rng.random() < 0.5 else set())
+                ),
+                origin=Origin.SAS if rng.random() < 0.4 else Origin.CPTS,
+                medecin_traitant=int(rng.integers(0, 4)) if rng.random() < 0.5 else None,
+            )
+        )
     return out
 
 
 def km_between(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     p1, p2 = math.radians(lat1), math.radians(lat2)
-    a = (math.sin((p2 - p1) / 2) ** 2
-         + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2)
+    a = (
+        math.sin((p2 - p1) / 2) ** 2
+        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    )
     return 2 * 6371.0088 * math.asin(math.sqrt(min(1.0, a)))
 
 
@@ -80,9 +99,11 @@ def feasible(request: Request, pool: SlotPool, j: int, now: int) -> bool:
         return False
     if Modality(int(pool.modality[j])) not in request.modalities:
         return False
-    if pool.modality[j] != Modality.TELECONSULTATION and km_between(
-        request.lat, request.lon, float(pool.lat[j]), float(pool.lon[j])
-    ) > request.radius_km:
+    if (
+        pool.modality[j] != Modality.TELECONSULTATION
+        and km_between(request.lat, request.lon, float(pool.lat[j]), float(pool.lon[j]))
+        > request.radius_km
+    ):
         return False
     if not max(now, request.earliest) <= pool.start[j] <= request.deadline:
         return False
@@ -102,8 +123,11 @@ def pair_cost(request: Request, pool: SlotPool, j: int, now: int, w: Weights) ->
         km = km_between(request.lat, request.lon, float(pool.lat[j]), float(pool.lon[j]))
         cost += int(np.rint(km * w.per_km))
     cost += w.per_minute_wait * ((start - now) // 60)
-    cost += w.for_priority(w.deadline_closeness, request.priority) * (start - t0) // max(
-        request.deadline - t0, 1)
+    cost += (
+        w.for_priority(w.deadline_closeness, request.priority)
+        * (start - t0)
+        // max(request.deadline - t0, 1)
+    )
     if request.medecin_traitant is not None and pool.professional[j] != request.medecin_traitant:
         cost += w.not_medecin_traitant
     if pool.cpts[j] != request.cpts:
@@ -111,8 +135,15 @@ def pair_cost(request: Request, pool: SlotPool, j: int, now: int, w: Weights) ->
     return cost
 
 
-def assignment_cost(requests: Sequence[Request], pool: SlotPool, choice: Sequence[int | None],
-                    now: int, w: Weights, load: Load, penalties: Sequence[int]) -> int:
+def assignment_cost(
+    requests: Sequence[Request],
+    pool: SlotPool,
+    choice: Sequence[int | None],
+    now: int,
+    w: Weights,
+    load: Load,
+    penalties: Sequence[int],
+) -> int:
     """Model objective of an assignment (slot position or None per request), from scratch."""
     total = 0
     used: Counter[int] = Counter()
@@ -136,11 +167,18 @@ def assignment_cost(requests: Sequence[Request], pool: SlotPool, choice: Sequenc
     return total
 
 
-def brute_force(requests: Sequence[Request], pool: SlotPool, now: int, w: Weights, load: Load,
-                penalties: Sequence[int]) -> int:
+def brute_force(
+    requests: Sequence[Request],
+    pool: SlotPool,
+    now: int,
+    w: Weights,
+    load: Load,
+    penalties: Sequence[int],
+) -> int:
     """Minimum objective over every capacity-respecting assignment (tiny instances only)."""
-    options = [[None, *[j for j in range(len(pool)) if feasible(r, pool, j, now)]]
-               for r in requests]
+    options = [
+        [None, *[j for j in range(len(pool)) if feasible(r, pool, j, now)]] for r in requests
+    ]
     best = None
     for choice in itertools.product(*options):
         used = Counter(j for j in choice if j is not None)
@@ -161,26 +199,52 @@ def as_int_array(values: Sequence[int]) -> IntArray:
     return np.asarray(values, dtype=np.int64)
 
 
-def simple_pool(starts: Sequence[int], *, professional: Sequence[int] | None = None,
-                modality: int = 0, capacity: int = 1, surnumeraire: int = 0,
-                lat: float = 48.8, lon: float = 2.1, sas_reserved: bool = False) -> SlotPool:
+def simple_pool(
+    starts: Sequence[int],
+    *,
+    professional: Sequence[int] | None = None,
+    modality: int = 0,
+    capacity: int = 1,
+    surnumeraire: int = 0,
+    lat: float = 48.8,
+    lon: float = 2.1,
+    sas_reserved: bool = False,
+) -> SlotPool:
     """Slots with ids 0..n-1 at one site, one profession (0), CPTS 0."""
     n = len(starts)
     start = np.asarray(starts, dtype=np.int64)
     prof = np.zeros(n, np.int64) if professional is None else as_int_array(professional)
     return SlotPool(
-        slot_id=np.arange(n, dtype=np.int64), professional=prof,
-        lat=np.full(n, lat), lon=np.full(n, lon), start=start, end=start + 900,
-        profession=np.zeros(n, np.int64), modality=np.full(n, modality, np.int64),
-        capacity=np.full(n, capacity, np.int64), surnumeraire=np.full(n, surnumeraire, np.int64),
-        sas_reserved=np.full(n, sas_reserved), cpts=np.zeros(n, np.int64),
-        day=((start - NOW) // 86400).astype(np.int64), week=np.zeros(n, np.int64),
+        slot_id=np.arange(n, dtype=np.int64),
+        professional=prof,
+        lat=np.full(n, lat),
+        lon=np.full(n, lon),
+        start=start,
+        end=start + 900,
+        profession=np.zeros(n, np.int64),
+        modality=np.full(n, modality, np.int64),
+        capacity=np.full(n, capacity, np.int64),
+        surnumeraire=np.full(n, surnumeraire, np.int64),
+        sas_reserved=np.full(n, sas_reserved),
+        cpts=np.zeros(n, np.int64),
+        day=((start - NOW) // 86400).astype(np.int64),
+        week=np.zeros(n, np.int64),
     )
 
 
 def simple_request(i: int, **changes: object) -> Request:
-    base = {"request_id": i, "lat": 48.8, "lon": 2.1, "profession": 0,
-            "modalities": frozenset(Modality), "earliest": NOW, "deadline": NOW + 48 * HOUR,
-            "priority": 1, "radius_km": 10.0, "cpts": 0, "allowed_cpts": frozenset({0})}
+    base = {
+        "request_id": i,
+        "lat": 48.8,
+        "lon": 2.1,
+        "profession": 0,
+        "modalities": frozenset(Modality),
+        "earliest": NOW,
+        "deadline": NOW + 48 * HOUR,
+        "priority": 1,
+        "radius_km": 10.0,
+        "cpts": 0,
+        "allowed_cpts": frozenset({0}),
+    }
     base.update(changes)
     return Request(**base)  # type: ignore[arg-type]

@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from solver import Load, Origin, SlotIndex, Weights, plan
+from solver import Load, SlotIndex, Weights, plan
 from solver.flow import potentials, solve_flow
 from tests.solver.instances import (
     NOW,
@@ -61,8 +61,8 @@ def test_every_hard_rule_holds_and_nobody_is_left_out_needlessly(seed: int) -> N
     result = plan(requests, pool, now=NOW, top_n=2)
     choice = slot_positions(pool, [result.assignment[r.request_id] for r in requests])
     used = Counter(j for j in choice if j is not None)
-    for j, n in used.items():
-        assert n <= pool.capacity[j] + pool.surnumeraire[j]
+    for slot, n in used.items():
+        assert n <= pool.capacity[slot] + pool.surnumeraire[slot]
     for request, j in zip(requests, choice, strict=True):
         if j is not None:
             assert feasible(request, pool, j, NOW)
