@@ -113,7 +113,6 @@ PROFILES: tuple[ProfessionProfile, ...] = (
     ProfessionProfile(SAGE_FEMME, 35, 0.40, 0.05, 0.04, 3, (30,), (0.80, 0.10, 0.10),
                       0.10, 0.20, 0.05, 0.20),
 )  # fmt: skip
-_PROFILE = {p.code: p for p in PROFILES}
 
 PRIORITY_MIX = (0.15, 0.45, 0.40)  # urgent_same_day, same_day, within_48h
 SAS_SHARE = 0.30  # of all requests; all of them for doctors (SAS regulation is medical)
@@ -820,14 +819,13 @@ def _requests(
     lat, lon = _scatter(rng, communes.lat[rows], communes.lon[rows], communes.population[rows])
 
     codes = np.array([p.code for p in PROFILES], dtype=np.int64)
-    profession = codes[rng.choice(len(PROFILES), size=n, p=[p.request_share for p in PROFILES])]
-    home_p = np.array([_PROFILE[int(c)].accepts_home for c in codes])
-    tele_p = np.array([_PROFILE[int(c)].accepts_tele for c in codes])
-    which = np.searchsorted(codes, profession, sorter=np.argsort(codes))
-    which = np.argsort(codes)[which]
+    which = rng.choice(len(PROFILES), size=n, p=[p.request_share for p in PROFILES])
+    profession = codes[which]
+    home_p = np.array([p.accepts_home for p in PROFILES])[which]
+    tele_p = np.array([p.accepts_tele for p in PROFILES])[which]
     in_person = rng.random(n) >= HOME_ONLY_SHARE
-    home = rng.random(n) < home_p[which]
-    tele = rng.random(n) < tele_p[which]
+    home = rng.random(n) < home_p
+    tele = rng.random(n) < tele_p
     in_person |= ~(home | tele)  # a patient accepts at least one modality
     modalities = (
         in_person.astype(np.uint8) << Modality.IN_PERSON
