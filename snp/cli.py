@@ -13,6 +13,7 @@ from snp.db import make_engine, make_session_factory, transaction
 from snp.geo import CommuneDirectory
 from snp.importers import ImportRejectedError, ImportReport, import_plages, import_professionals
 from snp.migrate import upgrade
+from snp.publishing import publish_slots
 from snp.settings import get_settings
 
 app = typer.Typer(help="snp: orient soins non programmés requests to the right professional.")

@@ -1,0 +1,87 @@
+"""Turning stored plages into bookable slots over a horizon.
+
+Expansion is idempotent: a slot already published for the same professional
+and start is left as it is (with its bookings), so it can run on a schedule.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from snp.modalities import Modality
+from snp.orm import CptsRow, PlageRow, ProfessionalRow, SlotRow
+from snp.plages import Plage
+from snp.professions import Profession
+
+DEFAULT_HORIZON = timedelta(hours=48)
+
+
+def publish_slots(session: Session, now: datetime, horizon: timedelta = DEFAULT_HORIZON) -> int:
+    """Create the slots of every plage starting in [now, now + horizon); returns how many."""
+    until = now + horizon
+    rows = session.execute(
+        select(PlageRow, ProfessionalRow, CptsRow)
+        .join(ProfessionalRow, PlageRow.professional_id == ProfessionalRow.id)
+        .join(CptsRow, ProfessionalRow.cpts_id == CptsRow.id)
+    ).all()
+    existing: set[tuple[int, datetime]] = {
+        (pid, start)
+        for pid, start in session.execute(
+            select(SlotRow.professional_id, SlotRow.start_at).where(
+                SlotRow.start_at >= now, SlotRow.start_at < until
+            )
+        )
+    }
+    new_rows = []
+    for plage_row, pro, cpts in rows:
+        plage = _plage(plage_row, pro)
+        tz = _zone(cpts)
+        for slot in plage.expand(tz, now, until, departement=cpts.departement_code):
+            if (pro.id, slot.start) in existing:
+                continue
+            existing.add((pro.id, slot.start))
+            new_rows.append(
+                {
+                    "cpts_id": cpts.id,
+                    "professional_id": pro.id,
+                    "site_id": plage_row.site_id,
+                    "plage_id": plage_row.id,
+                    "profession": int(slot.profession),
+                    "start_at": slot.start,
+                    "end_at": slot.end,
+                    "modality": str(slot.modality),
+                    "capacity": slot.capacity,
+                    "surnumeraire": slot.surnumeraire,
+                    "taken": 0,
+                    "sas_reserved": slot.sas_reserved,
+                    "cancelled": False,
+                }
+            )
+    if new_rows:
+        session.execute(insert(SlotRow), new_rows)
+    return len(new_rows)
+
+
+def _zone(cpts: CptsRow) -> ZoneInfo:
+    return ZoneInfo(cpts.timezone)
+
+
+def _plage(row: PlageRow, pro: ProfessionalRow) -> Plage:
+    return Plage(
+        professional_rpps=pro.rpps,
+        profession=Profession(pro.profession),
+        weekday=row.weekday,
+        start=row.start_local,
+        end=row.end_local,
+        valid_from=row.valid_from,
+        valid_until=row.valid_until,
+        slot_minutes=row.slot_minutes,
+        modality=Modality(row.modality),
+        capacity=row.capacity,
+        surnumeraire=row.surnumeraire,
+        sas_reserved=row.sas_reserved,
+    )
