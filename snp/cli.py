@@ -81,10 +81,12 @@ def import_plages_command(
     try:
         with transaction(make_session_factory(engine)) as session:
             report = import_plages(session, file, today=date.today(), skip_invalid=skip_invalid)
+            published = publish_slots(session, datetime.now(UTC))
     except ImportRejectedError as error:
         console.print(f"[red]{error}[/]")
         raise typer.Exit(1) from None
     _print_report(report, "plages")
+    console.print(f"{published} slots published for the next 48 h")
 
 
 @app.command()
