@@ -229,3 +229,30 @@ class AuditEventRow(Base):
     payload: Mapped[dict[str, Any]]
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class UserRow(Base):
+    """A person or system allowed to call the API, with one role in one CPTS."""
+
+    __tablename__ = "app_user"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[str] = mapped_column(String(20))
+    cpts_id: Mapped[int | None] = mapped_column(ForeignKey("cpts.id"), index=True)
+    professional_id: Mapped[int | None] = mapped_column(ForeignKey("professional.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+
+
+class IdempotencyKeyRow(Base):
+    """The first answer given to an ``Idempotency-Key``, replayed on retries."""
+
+    __tablename__ = "idempotency_key"
+    __table_args__ = (UniqueConstraint("cpts_id", "key", name="idempotency_key_per_cpts"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    cpts_id: Mapped[int] = mapped_column(ForeignKey("cpts.id"))
+    key: Mapped[str] = mapped_column(String(200))
+    body_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
