@@ -226,7 +226,6 @@ def iter_edges(
 def _chunk_edges(
     index: SlotIndex, prof: ProfessionIndex, rq: RequestArrays, reqs: IntArray
 ) -> Edges:
-    pool = index.pool
     parts: list[Edges] = []
     placed_bits = (1 << Modality.IN_PERSON) | (1 << Modality.HOME_VISIT)
     placed_reqs = reqs[(rq.modality_mask[reqs] & placed_bits) != 0]
@@ -243,13 +242,22 @@ def _chunk_edges(
     req = np.concatenate([p.request for p in parts])
     slot = np.concatenate([p.slot for p in parts])
     km = np.concatenate([p.km for p in parts])
-    ok = index.units[slot] > 0
+    ok = slot_rules_hold(index, rq, req, slot)
+    return Edges(req[ok], slot[ok], km[ok])
+
+
+def slot_rules_hold(
+    index: SlotIndex, rq: RequestArrays, req: IntArray, slot: IntArray
+) -> BoolArray:
+    """Modality, capacity, mutualisation and SAS reservation, for (request, slot) pairs."""
+    pool = index.pool
+    ok: BoolArray = index.units[slot] > 0
     ok &= ((rq.modality_mask[req] >> pool.modality[slot]) & 1) == 1
     key = (req << 40) | pool.cpts[slot]
     pos = np.minimum(np.searchsorted(rq.allowed_keys, key), len(rq.allowed_keys) - 1)
     ok &= rq.allowed_keys[pos] == key
     ok &= ~pool.sas_reserved[slot] | rq.is_sas[req]
-    return Edges(req[ok], slot[ok], km[ok])
+    return ok
 
 
 def _placed_chunk(

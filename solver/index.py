@@ -64,6 +64,7 @@ class SlotIndex:
     time_offset: int
     time_span: int
     _load_cache: list[tuple[Load, IntArray, IntArray]] = field(default_factory=list)
+    _spacetime: dict[int, cKDTree] = field(default_factory=dict)
 
     @staticmethod
     def build(pool: SlotPool) -> SlotIndex:

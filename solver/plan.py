@@ -1,15 +1,14 @@
 """Batch mode: the jointly optimal assignment of all pending requests.
 
-1. Enumerate every feasible edge (spatially, in chunks) and keep the ``top_n``
-   cheapest per request, remembering the cheapest edge left out.
+1. Enumerate every feasible edge once (spatially, in chunks, vectorised) and put
+   the ``top_n`` cheapest of each request in the flow; the others go to a compact
+   reserve (int32 request, int32 slot, int64 cost).
 2. Solve the min-cost flow on the kept edges (``solver.flow``).
-3. Certify: from node potentials of the optimal flow, an edge left out can only
+3. Certify: from node potentials d of the optimal flow, a reserve edge can only
    improve the solution if its reduced cost c_ij + d(i) − d(j) is negative.
-   A request is skipped in one comparison when even its cheapest left-out edge
-   passes against the largest slot potential of its profession; the others are
-   re-enumerated and every negative edge is added. Re-solve until none is left:
-   the flow is then optimal over the full feasible edge set (LP optimality of
-   the reduced costs, see docs/matching-model.md).
+   Move every negative edge into the flow and re-solve; when none is left, the
+   potentials prove the flow optimal over the full feasible edge set (see
+   docs/matching-model.md).
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from solver.candidates import Edges, RequestArrays, iter_edges, screen
+from solver.candidates import RequestArrays, iter_edges, screen
 from solver.cost import (
     EDGE_TERMS,
     daily_marginals,
@@ -32,7 +31,7 @@ from solver.explain import describe, unserved_reason, with_medecin_traitant
 from solver.flow import FlowSolution, potentials, slot_potentials, solve_flow
 from solver.index import SlotIndex
 from solver.rank import as_index
-from solver.types import IntArray, Load, Request, SlotPool
+from solver.types import BoolArray, IntArray, Load, Request, SlotPool
 from solver.validation import validate_requests
 from solver.weights import Weights
 
@@ -55,10 +54,9 @@ class Decision:
 @dataclass(frozen=True, slots=True)
 class PlanStats:
     rounds: int  # flow solves
-    edges_feasible: int  # every feasible request → slot pair
+    edges_generated: int  # candidate edges looked at (every feasible one when unpruned)
     edges_in_flow: int  # edges in the last solve
     edges_added: int  # left-out edges the certificate brought back
-    requests_rechecked: int  # requests whose left-out edges were re-enumerated
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,49 +89,77 @@ def plan(
     weights: Weights | None = None,
     top_n: int | None = 6,
 ) -> Plan:
-    """Optimal assignment of ``requests`` to slots (``top_n=None``: no pruning, one solve)."""
+    """Optimal assignment of ``requests`` to slots.
+
+    ``top_n`` is the number of cheapest edges per request in the first solve;
+    the reduced-cost certificate brings back any other edge that could lower
+    the cost, so the optimum does not depend on it. ``top_n=None`` solves once
+    on every feasible edge (the reference the tests and benchmarks compare to).
+    """
     weights = weights or Weights()
     index = as_index(slots)
     validate_requests(requests, now)
     daily, sas = index.load_vectors(load)
     rq = RequestArrays.build(requests, now)
-    n_req = len(rq)
-    everyone = np.arange(n_req, dtype=np.int64)
+    worst_edge = max_edge_cost(rq, weights, sas, now)
+    unassigned = unassigned_penalties(index, rq, weights, daily, worst_edge)
+    if top_n is None:
+        edge_req, edge_slot, edge_c = _all_edges(index, rq, now, weights, sas)
+        sol = solve_flow(index, edge_req, edge_slot, edge_c, unassigned, daily, weights)
+        stats = PlanStats(1, len(edge_req), len(edge_req), 0)
+        return _result(index, rq, sol.assigned_slot(edge_slot), sol, unassigned, now, weights,
+                       daily, sas, stats)
 
-    kept_req, kept_slot, kept_cost = [], [], []
-    next_cost = np.full(n_req, NO_EDGE, np.int64)
-    max_cost, n_feasible = 0, 0
-    for e in iter_edges(index, rq, everyone):
+    # Every feasible edge is enumerated once: the top_n cheapest of each request go
+    # into the flow, the others into a compact reserve checked exactly each round.
+    kept_r, kept_s, kept_c, res_r, res_s, res_c = [], [], [], [], [], []
+    generated = 0
+    for e in iter_edges(index, rq, np.arange(len(rq), dtype=np.int64)):
         cost = edge_cost(index, rq, e.request, e.slot, e.km, now, weights, sas)
-        max_cost = max(max_cost, int(cost.max()))
-        n_feasible += len(cost)
-        keep = np.arange(len(cost)) if top_n is None else _cheapest(e, cost, top_n, next_cost)
-        kept_req.append(e.request[keep])
-        kept_slot.append(e.slot[keep])
-        kept_cost.append(cost[keep])
-    unassigned = unassigned_penalties(index, rq, weights, daily, max_cost)
-    edge_req, edge_slot, edge_c = (_cat(kept_req), _cat(kept_slot), _cat(kept_cost))
-
-    rounds, added, rechecked = 0, 0, 0
+        generated += len(cost)
+        keep = _cheapest(e.request, e.slot, cost, max(top_n, 1))
+        kept_r.append(e.request[keep])
+        kept_s.append(e.slot[keep])
+        kept_c.append(cost[keep])
+        res_r.append(e.request[~keep].astype(np.int32))
+        res_s.append(e.slot[~keep].astype(np.int32))
+        res_c.append(cost[~keep])
+    edge_req, edge_slot, edge_c = _cat(kept_r), _cat(kept_s), _cat(kept_c)
+    reserve_req = np.concatenate(res_r) if res_r else np.zeros(0, np.int32)
+    reserve_slot = np.concatenate(res_s) if res_s else np.zeros(0, np.int32)
+    reserve_c = _cat(res_c)
+    rounds, added = 0, 0
     while True:
         rounds += 1
         sol = solve_flow(index, edge_req, edge_slot, edge_c, unassigned, daily, weights)
-        if top_n is None:
+        if not len(reserve_c):
             break
-        new_req, new_slot, new_c, n_checked = _violations(
-            index, rq, sol, edge_req, edge_slot, next_cost, now, weights, daily, sas
-        )
-        rechecked += n_checked
-        if not len(new_req):
+        d = potentials(sol)
+        pot = slot_potentials(index, sol, d, daily, weights)
+        negative = reserve_c + d[reserve_req] - pot[reserve_slot] < 0
+        if not negative.any():
             break
-        added += len(new_req)
-        edge_req = np.concatenate([edge_req, new_req])
-        edge_slot = np.concatenate([edge_slot, new_slot])
-        edge_c = np.concatenate([edge_c, new_c])
+        added += int(negative.sum())
+        edge_req = np.concatenate([edge_req, reserve_req[negative]])
+        edge_slot = np.concatenate([edge_slot, reserve_slot[negative]])
+        edge_c = np.concatenate([edge_c, reserve_c[negative]])
+        reserve_req, reserve_slot = reserve_req[~negative], reserve_slot[~negative]
+        reserve_c = reserve_c[~negative]
 
-    chosen = sol.assigned_slot(edge_slot)
-    stats = PlanStats(rounds, n_feasible, len(edge_req), added, rechecked)
-    return _result(index, rq, chosen, sol, unassigned, now, weights, daily, sas, stats)
+    stats = PlanStats(rounds, generated, len(edge_req), added)
+    return _result(index, rq, sol.assigned_slot(edge_slot), sol, unassigned, now, weights, daily,
+                   sas, stats)
+
+
+def _cheapest(req: IntArray, slot: IntArray, cost: IntArray, n: int) -> BoolArray:
+    """Mask of the n cheapest edges of each request (ties: lower slot position)."""
+    order = np.lexsort((slot, cost, req))
+    r = req[order]
+    first = np.r_[True, r[1:] != r[:-1]]
+    rank = np.arange(len(r)) - np.maximum.accumulate(np.where(first, np.arange(len(r)), 0))
+    mask = np.zeros(len(r), bool)
+    mask[order[rank < n]] = True
+    return mask
 
 
 def unassigned_penalties(
@@ -141,10 +167,10 @@ def unassigned_penalties(
 ) -> IntArray:
     """U_i = B + unassigned[priority_i], with B larger than any one assignment's marginal cost.
 
-    B = 1 + max edge cost + surnuméraire + the largest daily fairness marginal
-    the pool allows. So if request i is unserved while a slot feasible for it
-    has a free unit, moving i there lowers the objective: an optimum never
-    leaves someone unserved when a feasible slot still has room.
+    B = 1 + (an upper bound on any edge cost) + surnuméraire + the largest daily
+    fairness marginal the pool allows. So if request i is unserved while a slot
+    feasible for it has a free unit, moving i there lowers the objective: an
+    optimum never leaves someone unserved when a feasible slot still has room.
     """
     top_daily = int((daily + np.maximum(index.pd_units - 1, 0)).max()) if len(daily) else 0
     bound = 1 + max_edge_cost + weights.surnumeraire + weights.fairness_daily_step * top_daily
@@ -152,65 +178,35 @@ def unassigned_penalties(
     return out
 
 
+def max_edge_cost(rq: RequestArrays, weights: Weights, sas: IntArray, now: int) -> int:
+    """An upper bound on any feasible edge's cost (radius, deadline and worst preferences)."""
+    if not len(rq):
+        return 0
+    sas_next = int(sas.max()) + 1 if len(sas) else 1
+    worst = (
+        np.rint(rq.radius * weights.per_km).astype(np.int64)
+        + weights.per_minute_wait * ((rq.t1 - now) // 60)
+        + per_priority(weights.deadline_closeness, rq.priority)
+        + weights.not_medecin_traitant
+        + weights.other_cpts
+        + weights.sas_marginal(sas_next)
+    )
+    return int(worst.max())
+
+
+def _all_edges(
+    index: SlotIndex, rq: RequestArrays, now: int, weights: Weights, sas: IntArray
+) -> tuple[IntArray, IntArray, IntArray]:
+    reqs, slots, costs = [], [], []
+    for e in iter_edges(index, rq, np.arange(len(rq), dtype=np.int64)):
+        reqs.append(e.request)
+        slots.append(e.slot)
+        costs.append(edge_cost(index, rq, e.request, e.slot, e.km, now, weights, sas))
+    return _cat(reqs), _cat(slots), _cat(costs)
+
+
 def _cat(parts: list[IntArray]) -> IntArray:
     return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
-
-
-def _cheapest(e: Edges, cost: IntArray, n: int, next_cost: IntArray) -> IntArray:
-    """Positions of the n cheapest edges of each request; records each one's (n+1)-th cost."""
-    req, slot = e.request, e.slot
-    order = np.lexsort((slot, cost, req))
-    r = req[order]
-    first = np.r_[True, r[1:] != r[:-1]]
-    group_start = np.maximum.accumulate(np.where(first, np.arange(len(r)), 0))
-    rank = np.arange(len(r)) - group_start
-    nth = rank == n
-    next_cost[r[nth]] = np.minimum(next_cost[r[nth]], cost[order][nth])
-    out: IntArray = order[rank < n]
-    return out
-
-
-def _violations(
-    index: SlotIndex,
-    rq: RequestArrays,
-    sol: FlowSolution,
-    edge_req: IntArray,
-    edge_slot: IntArray,
-    next_cost: IntArray,
-    now: int,
-    weights: Weights,
-    daily: IntArray,
-    sas: IntArray,
-) -> tuple[IntArray, IntArray, IntArray, int]:
-    """Left-out edges with negative reduced cost (empty: the flow is optimal on all edges)."""
-    d = potentials(sol)
-    pot = slot_potentials(index, sol, d, daily, weights)
-    d_req = d[: len(rq)]
-    # Bound per profession: no left-out edge of request i can be negative when
-    # its cheapest left-out cost + d(i) ≥ the largest slot potential around.
-    top_pot = {
-        code: int(pot[np.concatenate([p.placed, p.tele])].max())
-        for code, p in index.professions.items()
-        if p.size
-    }
-    bound = np.array([top_pot.get(int(c), 0) for c in rq.profession], np.int64)
-    has_left_out = next_cost < NO_EDGE
-    suspects = np.flatnonzero(has_left_out & (next_cost + d_req < bound))
-    if not len(suspects):
-        return _empty(), _empty(), _empty(), 0
-    n_slots = len(index.pool)
-    in_flow = np.sort(edge_req * n_slots + edge_slot)
-    found_req, found_slot, found_c = [], [], []
-    for e in iter_edges(index, rq, suspects):
-        cost = edge_cost(index, rq, e.request, e.slot, e.km, now, weights, sas)
-        negative = cost + d_req[e.request] - pot[e.slot] < 0
-        key = e.request * n_slots + e.slot
-        pos = np.minimum(np.searchsorted(in_flow, key), max(len(in_flow) - 1, 0))
-        new = negative & ~((in_flow[pos] == key) if len(in_flow) else False)
-        found_req.append(e.request[new])
-        found_slot.append(e.slot[new])
-        found_c.append(cost[new])
-    return _cat(found_req), _cat(found_slot), _cat(found_c), len(suspects)
 
 
 def _empty() -> IntArray:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -113,7 +114,7 @@ def test_potentials_certify_the_flow(seed: int) -> None:
     index = SlotIndex.build(pool)
     from solver.candidates import RequestArrays, iter_edges
     from solver.cost import edge_cost
-    from solver.plan import unassigned_penalties
+    from solver.plan import max_edge_cost, unassigned_penalties
 
     rq = RequestArrays.build(requests, NOW)
     edges = list(iter_edges(index, rq, np.arange(len(rq))))
@@ -123,7 +124,7 @@ def test_potentials_certify_the_flow(seed: int) -> None:
     zeros = np.zeros(len(index.pw_keys), np.int64)
     cost = edge_cost(index, rq, req, slot, km, NOW, Weights(), zeros)
     daily = np.zeros(len(index.pd_keys), np.int64)
-    u = unassigned_penalties(index, rq, Weights(), daily, int(cost.max()) if len(cost) else 0)
+    u = unassigned_penalties(index, rq, Weights(), daily, max_edge_cost(rq, Weights(), zeros, NOW))
     sol = solve_flow(index, req, slot, cost, u, daily, Weights())
     assert sol.cost == result.lower_bound
     d = potentials(sol)
@@ -158,3 +159,18 @@ def test_sas_weekly_cap_is_exact_or_flagged() -> None:
     penalties = [result.unassigned_penalty[r.request_id] for r in requests]
     best = brute_force(requests, pool, NOW, weights, load, penalties)
     assert result.lower_bound <= best <= result.objective
+
+
+@pytest.mark.parametrize("top_n", [1, 3])
+def test_pruned_equals_full_on_a_dense_medium_instance(top_n: int) -> None:
+    # Dense enough that hundreds of requests compete for the same early slots,
+    # so the certificate has to bring back many edges over several rounds.
+    rng = np.random.default_rng(2024)
+    pool = make_pool(rng, 1500, n_prof=40, spread_km=4)
+    requests = make_requests(rng, 400, spread_km=4)
+    index = SlotIndex.build(pool)
+    pruned = plan(requests, index, now=NOW, top_n=top_n)
+    full = plan(requests, index, now=NOW, top_n=None)
+    assert pruned.stats.rounds > 1 and pruned.stats.edges_added > 0
+    assert pruned.lower_bound == full.lower_bound
+    assert pruned.stats.edges_in_flow < full.stats.edges_in_flow
