@@ -256,3 +256,20 @@ class IdempotencyKeyRow(Base):
     status_code: Mapped[int] = mapped_column(Integer)
     response: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
+
+
+class AuditCheckpointRow(Base):
+    """A signed statement of an audit chain's head, kept apart from the chain.
+
+    A hash chain cannot show that its newest rows were deleted; a checkpoint
+    (HMAC over CPTS, seq, head hash and time) can. Append-only like the chain.
+    """
+
+    __tablename__ = "audit_checkpoint"
+    __table_args__ = (Index("ix_audit_checkpoint_chain", "cpts_id", "seq"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    cpts_id: Mapped[int] = mapped_column(ForeignKey("cpts.id"))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    head_hash: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+    signature: Mapped[str] = mapped_column(String(64))
