@@ -24,7 +24,7 @@ class CptsSettings(BaseModel):
     radius_dense_km: float = Field(default=10.0, gt=0, le=200)
     radius_rural_km: float = Field(default=25.0, gt=0, le=200)
     auto_orient_sas: bool = False
-    solver_weights: dict[str, int] = Field(default_factory=dict)
+    solver_weights: dict[str, int | list[int]] = Field(default_factory=dict)
 
     @property
     def hold_for(self) -> timedelta:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -41,6 +41,9 @@ SOLVER_MODALITY = {
 SOLVER_ORIGIN = {Origin.CPTS: SolverOrigin.CPTS, Origin.SAS: SolverOrigin.SAS}
 
 
+LOAD_LOOKBACK = timedelta(days=7)
+
+
 def epoch(value: datetime) -> int:
     return int(value.timestamp())
 
@@ -67,11 +70,18 @@ def allowed_cpts(session: Session, cpts_id: int) -> frozenset[int]:
 
 
 def load_snapshot(
-    session: Session, cpts_ids: Iterable[int], now: datetime, until: datetime
+    session: Session,
+    cpts_ids: Iterable[int],
+    now: datetime,
+    until: datetime,
+    *,
+    profession: int | None = None,
+    slot_ids: Iterable[int] | None = None,
 ) -> PoolSnapshot:
-    """Every open slot of these CPTS starting in [now, until), with free capacity."""
+    """Every open slot of these CPTS starting in [now, until), with free capacity,
+    optionally only of one profession or only some slots."""
     zones = cpts_zones(session)
-    rows = session.execute(
+    query = (
         select(SlotRow, SiteRow.lat, SiteRow.lon, ProfessionalRow.accepts_surnumeraire)
         .join(SiteRow, SlotRow.site_id == SiteRow.id)
         .join(ProfessionalRow, SlotRow.professional_id == ProfessionalRow.id)
@@ -83,8 +93,12 @@ def load_snapshot(
             SlotRow.taken < SlotRow.capacity + SlotRow.surnumeraire,
         )
         .order_by(SlotRow.id)
-    ).all()
-    pool = _slot_pool(rows, zones)
+    )
+    if profession is not None:
+        query = query.where(SlotRow.profession == profession)
+    if slot_ids is not None:
+        query = query.where(SlotRow.id.in_(list(slot_ids)))
+    pool = _slot_pool(session.execute(query).all(), zones)
     return PoolSnapshot(pool, current_load(session, now, zones), now)
 
 
@@ -128,7 +142,11 @@ def current_load(session: Session, now: datetime, zones: Mapping[int, ZoneInfo])
         select(SlotRow.professional_id, SlotRow.start_at, SlotRow.cpts_id, CareRequestRow.origin)
         .join(OrientationRow, OrientationRow.slot_id == SlotRow.id)
         .join(CareRequestRow, OrientationRow.request_id == CareRequestRow.id)
-        .where(OrientationRow.status.in_([str(s) for s in OCCUPYING]))
+        .where(
+            OrientationRow.status.in_([str(s) for s in OCCUPYING]),
+            # the weekly SAS term looks back at most a week
+            SlotRow.start_at >= now - LOAD_LOOKBACK,
+        )
     ).all()
     daily: Counter[tuple[int, int]] = Counter()
     weekly_sas: Counter[tuple[int, int]] = Counter()
