@@ -21,15 +21,17 @@ from rich.table import Table
 from sqlalchemy import Engine, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from snp import booking
+from snp import audit, orienting
+from snp.actors import Actor, Role
+from snp.audit_cli import audit_key
 from snp.care_requests import PatientLocation, RequestStatus
 from snp.cpts import default_settings
 from snp.db import make_engine, make_session_factory, transaction
 from snp.errors import DomainError
-from snp.intake import IntakeForm, cpts_settings, receive
+from snp.intake import IntakeForm, cpts_settings
 from snp.migrate import upgrade
 from snp.modalities import Modality, Origin
-from snp.orm import Base, CptsCommuneRow, CptsRow, ProfessionalRow, SiteRow, SlotRow
+from snp.orm import AgreementRow, Base, CptsCommuneRow, CptsRow, ProfessionalRow, SiteRow, SlotRow
 from snp.pool import PoolSnapshot, allowed_cpts, epoch, load_snapshot, solver_request
 from snp.professions import Profession
 from snp.scenario import PRIORITY_CLASSES, Scenario, generate
@@ -85,6 +87,8 @@ class DemoSummary:
     unserved: Counter[str] = field(default_factory=Counter)
     by_priority: Counter[str] = field(default_factory=Counter)
     oriented_by_priority: Counter[str] = field(default_factory=Counter)
+    audit_events: int = 0
+    audit_ok: bool = False
 
 
 def run_demo(
@@ -106,6 +110,10 @@ def run_demo(
         summary.slots = _publish_slots(s, scenario, cpts_ids, pro_ids)
         summary.cpts, summary.professionals = len(cpts_ids), len(pro_ids)
     _orient_stream(factory, scenario, cpts_ids, pro_ids, summary, console)
+    with console.status("verifying the audit trail"), transaction(factory) as s:
+        report = audit.verify(s, checkpoint_key=audit_key(), at=datetime.now(UTC))
+        summary.audit_events = sum(chain.events for chain in report.chains)
+        summary.audit_ok = report.ok
     engine.dispose()
     return summary
 
@@ -140,7 +148,22 @@ def _set_up_cpts(s: Session, scenario: Scenario) -> dict[int, int]:
                 insert(CptsCommuneRow), [{"cpts_id": row.id, "insee_code": c} for c in communes]
             )
         ids[sid] = row.id
+    _share_orientation_platform(s, list(ids.values()))
     return ids
+
+
+def _share_orientation_platform(s: Session, cpts_ids: list[int]) -> None:
+    """The demo's CPTS share one orientation platform (the seed allows it): each
+    may orient its patients to the others' slots, its own being preferred."""
+    existing = set(s.execute(select(AgreementRow.cpts_id, AgreementRow.partner_id)).all())
+    pairs = [
+        {"cpts_id": a, "partner_id": b}
+        for a in cpts_ids
+        for b in cpts_ids
+        if a != b and (a, b) not in existing
+    ]
+    if pairs:
+        s.execute(insert(AgreementRow), pairs)
 
 
 def _set_up_professionals(
@@ -314,12 +337,13 @@ def _orient_one(
     with transaction(factory) as s:
         cpts_row = s.get(CptsRow, cpts_ids[int(req.cpts[i])])
         assert cpts_row is not None
+        role = Role.REGULATOR if origin == "SAS" else Role.OPERATOR
+        actor = Actor(user_id=0, name="demo", role=role, cpts_id=cpts_row.id)
         mt = int(req.medecin_traitant[i])
         mt_rpps = str(scenario.professionals.rpps[mt]) if mt >= 0 else None
+        form = _intake_form(scenario, i, cpts_row.code, mt_rpps)
         try:
-            row = receive(
-                s, scenario.communes, _intake_form(scenario, i, cpts_row.code, mt_rpps), now
-            )
+            row = orienting.receive_request(s, actor, form, None, now, scenario.communes)
         except DomainError as error:
             summary.unserved[_short_reason(error)] += 1
             return
@@ -331,26 +355,17 @@ def _orient_one(
             now=now,
         )
         ranking = rank(request, live.index, now=epoch(now), k=3, load=live.load())
+        orienting.record_proposals(s, actor, row, ranking, now)
         if not ranking.proposals:
             row.status = str(RequestStatus.UNSERVED)
             row.unserved_reason = unserved_reason(ranking.excluded, ranking.feasible)
             summary.unserved[row.unserved_reason] += 1
             return
         best = ranking.proposals[0]
-        placement = booking.hold(
-            s,
-            cpts_id=row.cpts_id,
-            request_id=row.id,
-            slot_id=best.slot_id,
-            now=now,
-            hold_for=settings.hold_for,
-            cost=best.cost,
-            distance_km=best.km,
-            surnumeraire_reason="demo: planned places full" if best.uses_surnumeraire else None,
-        )
-        booking.book(s, placement.orientation_id, now)
-        row.status = str(RequestStatus.ORIENTED)
-    live.take(best.slot_id, placement.surnumeraire, origin == "SAS")
+        reason = "demo: planned places full" if best.uses_surnumeraire else None
+        held = orienting.hold_slot(s, actor, row.id, best.slot_id, now, reason)
+        orienting.book(s, actor, held.id, now)
+    live.take(best.slot_id, best.uses_surnumeraire, origin == "SAS")
     summary.oriented[origin] += 1
     summary.oriented_by_priority[priority] += 1
     if best.start <= epoch(row.deadline):
@@ -393,6 +408,8 @@ def print_summary(summary: DemoSummary, console: Console) -> None:
     for reason, count in summary.unserved.most_common():
         table.add_row(f"  {escape(reason)}", str(count))
     console.print(table)
+    verdict = "verified" if summary.audit_ok else "[red]BROKEN[/]"
+    console.print(f"Audit trail: {summary.audit_events} chained events, {verdict}")
 
 
 def _median(values: list[float], unit: str) -> str:

@@ -220,16 +220,15 @@ def _audit(
 # ----------------------------------------------------------------------------- intake
 
 
-def submit_request(
+def receive_request(
     session: Session,
     actor: Actor,
     form: IntakeForm,
     patient: PatientContact | None,
     now: datetime,
     directory: CommuneDirectory | None = None,
-) -> IntakeResult:
-    """Store the request and answer with ranked proposals (and, for SAS pushes in
-    a CPTS that asks for it, the best proposal already booked)."""
+) -> CareRequestRow:
+    """Store a request in the actor's CPTS and trace its reception."""
     cpts = session.scalars(select(CptsRow).where(CptsRow.code == form.cpts_code)).first()
     if cpts is None or not _can_see_cpts(actor, cpts.id):
         raise NotFoundError("CPTS", form.cpts_code)
@@ -249,6 +248,20 @@ def submit_request(
         insee_code=row.insee_code,
         patient_ref=patient_ref,
     )
+    return row
+
+
+def submit_request(
+    session: Session,
+    actor: Actor,
+    form: IntakeForm,
+    patient: PatientContact | None,
+    now: datetime,
+    directory: CommuneDirectory | None = None,
+) -> IntakeResult:
+    """Store the request and answer with ranked proposals (and, for SAS pushes in
+    a CPTS that asks for it, the best proposal already booked)."""
+    row = receive_request(session, actor, form, patient, now, directory)
     proposals = propose(session, actor, row.id, now)
     oriented = None
     settings = _settings(session, row.cpts_id)
@@ -302,7 +315,13 @@ def propose(
     row = _request(session, actor, request_id)
     if row.deadline <= now:
         return Proposals(row.id, [], {}, "the request's deadline has passed")
-    ranking = _ranking(session, row, now, k)
+    return record_proposals(session, actor, row, _ranking(session, row, now, k), now)
+
+
+def record_proposals(
+    session: Session, actor: Actor, row: CareRequestRow, ranking: Ranking, now: datetime
+) -> Proposals:
+    """Trace the proposals shown for a request and describe them for a person."""
     views = _proposal_views(session, ranking)
     _audit(
         session,
