@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from snp.audit_cli import audit_app
 from snp.db import make_engine, make_session_factory, transaction
 from snp.geo import CommuneDirectory
 from snp.importers import ImportRejectedError, ImportReport, import_plages, import_professionals
@@ -21,6 +22,7 @@ db_app = typer.Typer(help="Database schema.")
 import_app = typer.Typer(help="Import professionals and plages from CSV files.")
 app.add_typer(db_app, name="db")
 app.add_typer(import_app, name="import")
+app.add_typer(audit_app, name="audit")
 console = Console()
 
 DatabaseOption = Annotated[
