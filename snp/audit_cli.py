@@ -28,6 +28,13 @@ audit_app = typer.Typer(help="Tamper-evident audit trail.")
 console = Console()
 
 
+@audit_app.callback()
+def _audit() -> None:
+    """Tamper-evident audit trail."""
+    # A callback keeps ``audit`` a command group even while it has one command,
+    # so ``snp audit verify`` stays ``verify`` and not a bare ``audit``.
+
+
 def audit_key() -> bytes:
     return os.environ.get(AUDIT_KEY_ENV, DEV_AUDIT_KEY).encode("utf-8")
 
@@ -69,7 +76,8 @@ def _print(report: VerifyReport) -> None:
             # Printed so an operator can keep a copy of the head outside the database.
             console.print(
                 f"checkpoint {chain.cpts_code} seq {chain.published_checkpoint_seq} "
-                f"head {chain.head_hash}"
+                f"head {chain.head_hash}",
+                soft_wrap=True,
             )
 
 
@@ -83,7 +91,12 @@ def verify_command(
         bool, typer.Option(help="Sign a checkpoint of each intact chain whose head moved")
     ] = True,
 ) -> None:
-    """Walk each CPTS chain, name the first broken link; exit 1 when any is broken."""
+    """Walk each CPTS chain, name the first broken link; exit 1 when any is broken.
+
+    Checkpoints are signed and checked with the key in $SNP_AUDIT_KEY.
+    """
+    if AUDIT_KEY_ENV not in os.environ:
+        console.print(f"[yellow]using the development audit key; set {AUDIT_KEY_ENV}[/]")
     engine = make_engine(database or get_settings().database_url)
     try:
         with transaction(make_session_factory(engine)) as session:
