@@ -273,3 +273,65 @@ class AuditCheckpointRow(Base):
     head_hash: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime]
     signature: Mapped[str] = mapped_column(String(64))
+
+
+# --------------------------------------------------------------------------- compensation ledger
+
+
+class CompensationRuleVersionRow(Base):
+    """One version of a CPTS's compensation rules (``rules`` is validated JSON,
+    amounts in integer cents). A version applies from ``valid_from`` until the
+    next one; a retroactive correction is a new version that ``replaces`` another."""
+
+    __tablename__ = "compensation_rule_version"
+    __table_args__ = (Index("ix_comp_rule_version_cpts", "cpts_id", "valid_from"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    cpts_id: Mapped[int] = mapped_column(ForeignKey("cpts.id"))
+    valid_from: Mapped[Any] = mapped_column(Date)
+    rules: Mapped[dict[str, Any]]
+    replaces_id: Mapped[int | None] = mapped_column(
+        ForeignKey("compensation_rule_version.id"), unique=True
+    )
+    note: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime]
+
+
+class DutyShiftRow(Base):
+    """A regulation or on-call shift a professional did for the CPTS."""
+
+    __tablename__ = "duty_shift"
+    __table_args__ = (CheckConstraint("end_at > start_at", name="duty_shift_ends_after_start"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    cpts_id: Mapped[int] = mapped_column(ForeignKey("cpts.id"), index=True)
+    professional_id: Mapped[int] = mapped_column(ForeignKey("professional.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    start_at: Mapped[datetime]
+    end_at: Mapped[datetime]
+    cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class LedgerEntryRow(Base):
+    """An integer-cent amount owed by a CPTS to a professional. Append-only:
+    a correction is a new entry (``reverses_id`` points at the one it cancels)."""
+
+    __tablename__ = "ledger_entry"
+    __table_args__ = (
+        Index("ix_ledger_entry_period", "cpts_id", "period", "professional_id"),
+        Index("ix_ledger_entry_source", "source_kind", "source_ref"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    cpts_id: Mapped[int] = mapped_column(ForeignKey("cpts.id"))
+    professional_id: Mapped[int] = mapped_column(ForeignKey("professional.id"))
+    period: Mapped[str] = mapped_column(String(7))  # "YYYY-MM" in the CPTS's time zone
+    kind: Mapped[str] = mapped_column(String(30))
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    source_kind: Mapped[str] = mapped_column(String(20))
+    source_ref: Mapped[str] = mapped_column(String(60))
+    rule_version_id: Mapped[int] = mapped_column(ForeignKey("compensation_rule_version.id"))
+    rule_index: Mapped[int] = mapped_column(Integer)
+    event_key: Mapped[str] = mapped_column(String(200), unique=True)
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entry.id"), unique=True)
+    caused_by: Mapped[str] = mapped_column(String(40))
+    note: Mapped[str] = mapped_column(String(300), default="")
+    occurred_at: Mapped[datetime]
+    posted_at: Mapped[datetime]
