@@ -14,6 +14,7 @@ from snp.compensation import (
     AvailabilityRule,
     ConsultationRule,
     MonthlyCapRule,
+    Rule,
     ShiftRule,
     add_rule_version,
     correct_rule_version,
@@ -78,7 +79,7 @@ def test_honoured_consultation_is_posted_once_and_corrections_reverse(engine: En
 
 
 def test_eligibility_deadline_origin_surnumeraire_and_partner(engine: Engine) -> None:
-    rules = [
+    rules: list[Rule] = [
         ConsultationRule(amount_cents=100),
         ConsultationRule(amount_cents=10, surnumeraire=True),
         ConsultationRule(amount_cents=1, partner_requests=True, within_deadline_only=False),
@@ -106,7 +107,7 @@ def test_eligibility_deadline_origin_surnumeraire_and_partner(engine: Engine) ->
 
 
 def test_monthly_cap_reduces_and_a_correction_releases_it(engine: Engine) -> None:
-    rules = [ConsultationRule(amount_cents=4000), MonthlyCapRule(max_cents=10000)]
+    rules: list[Rule] = [ConsultationRule(amount_cents=4000), MonthlyCapRule(max_cents=10000)]
     with Session(engine) as s, s.begin():
         cpts = add_cpts(s)
         pro = add_professional(s, cpts)
@@ -123,8 +124,8 @@ def test_monthly_cap_reduces_and_a_correction_releases_it(engine: Engine) -> Non
         assert ledger_balances(s, cpts) == {(pro, "2026-03"): 10000}
         _honour(s, oids[0], OrientationStatus.NO_SHOW)
         assert ledger_balances(s, cpts) == {(pro, "2026-03"): 8000}
-        caps = [e.amount_cents for e in _entries(s) if e.kind == "cap_reduction"]
-        assert caps == [-2000, 2000]  # the reduction was reversed, not edited
+        amounts = [e.amount_cents for e in _entries(s) if e.kind == "cap_reduction"]
+        assert amounts == [-2000, 2000]  # the reduction was reversed, not edited
         assert ledger_balances(s, cpts) == recompute_from_scratch(s, cpts)
 
 
@@ -155,7 +156,7 @@ def test_retroactive_correction_reverses_and_reprices(engine: Engine) -> None:
 
 
 def test_availability_hours_and_shifts(engine: Engine) -> None:
-    rules = [
+    rules: list[Rule] = [
         AvailabilityRule(amount_cents_per_hour=3000),
         ShiftRule(amount_cents=9000, shift_kinds=("regulation",)),
     ]

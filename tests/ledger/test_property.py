@@ -6,7 +6,6 @@ equals a from-scratch recomputation, and a final replay posts nothing."""
 from __future__ import annotations
 
 import contextlib
-
 from datetime import date
 from typing import Any
 
