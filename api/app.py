@@ -121,4 +121,12 @@ async def _sweeper(ctx: AppContext, every: float) -> None:
 
 def app_from_env() -> FastAPI:
     """The uvicorn factory (``api.app:app_from_env``): settings from SNP_* variables."""
+    api_log = logging.getLogger("api")
+    if not api_log.handlers:
+        # uvicorn configures only its own loggers; ours (access lines, errors) need one.
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        api_log.addHandler(handler)
+        api_log.setLevel(logging.INFO)
+        api_log.propagate = False
     return create_app(Settings())
