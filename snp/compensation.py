@@ -372,10 +372,20 @@ def _orientation_lines(
             if rule.within_deadline_only and start > deadline:
                 continue
             lines.append(
-                Line(ctx.cpts_id, pro, period_of(start, ctx.tz), "consultation",
-                     rule.amount_cents, "orientation", str(oid), version.id, index, start,
-                     rule.label)
-            )  # fmt: skip
+                Line(
+                    ctx.cpts_id,
+                    pro,
+                    period_of(start, ctx.tz),
+                    "consultation",
+                    rule.amount_cents,
+                    "orientation",
+                    str(oid),
+                    version.id,
+                    index,
+                    start,
+                    rule.label,
+                )
+            )
     return lines, sources
 
 
@@ -410,9 +420,12 @@ def _availability_lines(
         for pro, period in sorted(scope.availability):
             start, end = period_bounds(period, ctx.tz)
             clauses.append(
-                and_(SlotRow.professional_id == pro, SlotRow.start_at >= start,
-                     SlotRow.start_at < end)
-            )  # fmt: skip
+                and_(
+                    SlotRow.professional_id == pro,
+                    SlotRow.start_at >= start,
+                    SlotRow.start_at < end,
+                )
+            )
             sources.update(f"{pro}:{day.isoformat()}" for day in period_days(period))
         query = query.where(or_(*clauses))
     by_day: dict[tuple[int, date], list[tuple[datetime, datetime]]] = defaultdict(list)
@@ -433,10 +446,20 @@ def _availability_lines(
                 amount = rule.amount_cents_per_hour * minutes // 60
                 if amount:
                     lines.append(
-                        Line(ctx.cpts_id, pro, day.strftime("%Y-%m"), "availability", amount,
-                             "availability", ref, version.id, index, day_start,
-                             f"{minutes} min published")
-                    )  # fmt: skip
+                        Line(
+                            ctx.cpts_id,
+                            pro,
+                            day.strftime("%Y-%m"),
+                            "availability",
+                            amount,
+                            "availability",
+                            ref,
+                            version.id,
+                            index,
+                            day_start,
+                            f"{minutes} min published",
+                        )
+                    )
     return lines, sources
 
 
@@ -461,10 +484,20 @@ def _shift_lines(session: Session, ctx: _Context, scope: _Scope) -> tuple[list[L
                 and (rule.shift_kinds is None or shift.kind in rule.shift_kinds)
             ):
                 lines.append(
-                    Line(ctx.cpts_id, shift.professional_id, period_of(shift.start_at, ctx.tz),
-                         "shift", rule.amount_cents, "shift", str(shift.id), version.id, index,
-                         shift.start_at, f"{shift.kind} shift")
-                )  # fmt: skip
+                    Line(
+                        ctx.cpts_id,
+                        shift.professional_id,
+                        period_of(shift.start_at, ctx.tz),
+                        "shift",
+                        rule.amount_cents,
+                        "shift",
+                        str(shift.id),
+                        version.id,
+                        index,
+                        shift.start_at,
+                        f"{shift.kind} shift",
+                    )
+                )
     return lines, sources
 
 
@@ -487,10 +520,18 @@ def _cap_line(ctx: _Context, professional_id: int, period: str, gross: int) -> L
     if gross <= cap:
         return None
     return Line(
-        ctx.cpts_id, professional_id, period, "cap_reduction", cap - gross, "cap",
-        f"{professional_id}:{period}", version.id, index,
-        local_to_utc(days[0], time(0), ctx.tz), f"monthly cap {cap} cents reached",
-    )  # fmt: skip
+        ctx.cpts_id,
+        professional_id,
+        period,
+        "cap_reduction",
+        cap - gross,
+        "cap",
+        f"{professional_id}:{period}",
+        version.id,
+        index,
+        local_to_utc(days[0], time(0), ctx.tz),
+        f"monthly cap {cap} cents reached",
+    )
 
 
 def _desired(
@@ -567,8 +608,15 @@ def _apply(
     groups: dict[tuple[str, str, int, int, str], list[LedgerEntryRow]] = defaultdict(list)
     for entry in existing:
         if (entry.source_kind, entry.source_ref) in sources:
-            groups[(entry.source_kind, entry.source_ref, entry.rule_version_id,
-                    entry.rule_index, entry.kind)].append(entry)  # fmt: skip
+            groups[
+                (
+                    entry.source_kind,
+                    entry.source_ref,
+                    entry.rule_version_id,
+                    entry.rule_index,
+                    entry.kind,
+                )
+            ].append(entry)
     targets = {line.key: line for line in wanted}
     if len(targets) != len(wanted):
         raise AssertionError("two desired lines share one ledger group")
@@ -586,29 +634,45 @@ def _apply(
         for entry in live:
             new_rows.append(
                 LedgerEntryRow(
-                    cpts_id=entry.cpts_id, professional_id=entry.professional_id,
-                    period=entry.period, kind=entry.kind, amount_cents=-entry.amount_cents,
-                    source_kind=entry.source_kind, source_ref=entry.source_ref,
-                    rule_version_id=entry.rule_version_id, rule_index=entry.rule_index,
-                    event_key=_event_key(key, sequence), reverses_id=entry.id,
-                    caused_by=caused_by, note=f"reverses entry {entry.id}",
-                    occurred_at=entry.occurred_at, posted_at=at,
+                    cpts_id=entry.cpts_id,
+                    professional_id=entry.professional_id,
+                    period=entry.period,
+                    kind=entry.kind,
+                    amount_cents=-entry.amount_cents,
+                    source_kind=entry.source_kind,
+                    source_ref=entry.source_ref,
+                    rule_version_id=entry.rule_version_id,
+                    rule_index=entry.rule_index,
+                    event_key=_event_key(key, sequence),
+                    reverses_id=entry.id,
+                    caused_by=caused_by,
+                    note=f"reverses entry {entry.id}",
+                    occurred_at=entry.occurred_at,
+                    posted_at=at,
                 )
-            )  # fmt: skip
+            )
             sequence += 1
             result.reversals += 1
         if line is not None and want:
             new_rows.append(
                 LedgerEntryRow(
-                    cpts_id=line.cpts_id, professional_id=line.professional_id,
-                    period=line.period, kind=line.kind, amount_cents=want,
-                    source_kind=line.source_kind, source_ref=line.source_ref,
-                    rule_version_id=line.rule_version_id, rule_index=line.rule_index,
-                    event_key=_event_key(key, sequence), reverses_id=None,
-                    caused_by=caused_by, note=line.note, occurred_at=line.occurred_at,
+                    cpts_id=line.cpts_id,
+                    professional_id=line.professional_id,
+                    period=line.period,
+                    kind=line.kind,
+                    amount_cents=want,
+                    source_kind=line.source_kind,
+                    source_ref=line.source_ref,
+                    rule_version_id=line.rule_version_id,
+                    rule_index=line.rule_index,
+                    event_key=_event_key(key, sequence),
+                    reverses_id=None,
+                    caused_by=caused_by,
+                    note=line.note,
+                    occurred_at=line.occurred_at,
                     posted_at=at,
                 )
-            )  # fmt: skip
+            )
         if key[0] == "cap":
             result.cap_adjustments += 1
     if new_rows:
@@ -652,12 +716,19 @@ def _apply_caps(
     pros = sorted({pro for pro, _ in touched})
     periods = sorted({period for _, period in touched})
     for pro, period, amount in session.execute(
-        select(LedgerEntryRow.professional_id, LedgerEntryRow.period,
-               func.sum(LedgerEntryRow.amount_cents))
-        .where(LedgerEntryRow.cpts_id == ctx.cpts_id, LedgerEntryRow.source_kind != "cap",
-               LedgerEntryRow.professional_id.in_(pros), LedgerEntryRow.period.in_(periods))
+        select(
+            LedgerEntryRow.professional_id,
+            LedgerEntryRow.period,
+            func.sum(LedgerEntryRow.amount_cents),
+        )
+        .where(
+            LedgerEntryRow.cpts_id == ctx.cpts_id,
+            LedgerEntryRow.source_kind != "cap",
+            LedgerEntryRow.professional_id.in_(pros),
+            LedgerEntryRow.period.in_(periods),
+        )
         .group_by(LedgerEntryRow.professional_id, LedgerEntryRow.period)
-    ):  # fmt: skip
+    ):
         gross[(pro, period)] = int(amount or 0)
     sources = {("cap", f"{pro}:{period}") for pro, period in touched}
     wanted = [
@@ -685,8 +756,9 @@ def post_orientation_event(
     )
     if cpts_id is None:
         raise NotFoundError("orientation", orientation_id)
-    return _post(session, cpts_id, _Scope(orientation_ids=frozenset({orientation_id})), at,
-                 event_kind)  # fmt: skip
+    return _post(
+        session, cpts_id, _Scope(orientation_ids=frozenset({orientation_id})), at, event_kind
+    )
 
 
 def post_availability(
@@ -717,9 +789,13 @@ def record_shift(
 ) -> int:
     """Store a regulation/on-call shift and post it; returns the shift id."""
     row = DutyShiftRow(
-        cpts_id=cpts_id, professional_id=professional_id, kind=kind, start_at=start, end_at=end,
+        cpts_id=cpts_id,
+        professional_id=professional_id,
+        kind=kind,
+        start_at=start,
+        end_at=end,
         cancelled=False,
-    )  # fmt: skip
+    )
     session.add(row)
     session.flush()
     post_shift(session, row.id, at)
@@ -752,13 +828,16 @@ def ledger_balances(session: Session, cpts_id: int) -> dict[tuple[int, str], int
     return {
         (pro, period): int(total)
         for pro, period, total in session.execute(
-            select(LedgerEntryRow.professional_id, LedgerEntryRow.period,
-                   func.sum(LedgerEntryRow.amount_cents))
+            select(
+                LedgerEntryRow.professional_id,
+                LedgerEntryRow.period,
+                func.sum(LedgerEntryRow.amount_cents),
+            )
             .where(LedgerEntryRow.cpts_id == cpts_id)
             .group_by(LedgerEntryRow.professional_id, LedgerEntryRow.period)
         )
         if total
-    }  # fmt: skip
+    }
 
 
 def recompute_from_scratch(session: Session, cpts_id: int) -> dict[tuple[int, str], int]:

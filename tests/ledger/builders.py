@@ -32,9 +32,12 @@ def paris(day: str, hour: int, minute: int = 0) -> datetime:
 def add_cpts(session: Session) -> int:
     n = next(_counter)
     row = CptsRow(
-        code=f"ledger-{n}-{id(session)}", name=f"CPTS {n}", departement_code="78",
-        timezone="Europe/Paris", settings={},
-    )  # fmt: skip
+        code=f"ledger-{n}-{id(session)}",
+        name=f"CPTS {n}",
+        departement_code="78",
+        timezone="Europe/Paris",
+        settings={},
+    )
     session.add(row)
     session.flush()
     return row.id
@@ -50,9 +53,14 @@ def add_professional(
     session.add(site)
     session.flush()
     row = ProfessionalRow(
-        cpts_id=cpts_id, rpps=f"{n:011d}"[-11:], last_name="Martin", first_name="Anne",
-        profession=profession, specialty=specialty, main_site_id=site.id,
-    )  # fmt: skip
+        cpts_id=cpts_id,
+        rpps=f"{n:011d}"[-11:],
+        last_name="Martin",
+        first_name="Anne",
+        profession=profession,
+        specialty=specialty,
+        main_site_id=site.id,
+    )
     session.add(row)
     session.flush()
     return row.id
@@ -64,10 +72,17 @@ def add_slot(
     pro = session.get(ProfessionalRow, professional_id)
     assert pro is not None and pro.main_site_id is not None
     row = SlotRow(
-        cpts_id=cpts_id, professional_id=professional_id, site_id=pro.main_site_id,
-        profession=pro.profession, start_at=start, end_at=start + timedelta(minutes=minutes),
-        modality="in_person", capacity=1, surnumeraire=1, taken=0,
-    )  # fmt: skip
+        cpts_id=cpts_id,
+        professional_id=professional_id,
+        site_id=pro.main_site_id,
+        profession=pro.profession,
+        start_at=start,
+        end_at=start + timedelta(minutes=minutes),
+        modality="in_person",
+        capacity=1,
+        surnumeraire=1,
+        taken=0,
+    )
     session.add(row)
     session.flush()
     return row.id
@@ -89,20 +104,38 @@ def add_orientation(
     assert slot is not None
     received = slot.start_at - timedelta(hours=3)
     request = CareRequestRow(
-        cpts_id=request_cpts_id or cpts_id, origin=origin, profession=slot.profession,
-        modalities="in_person", priority="same_day", received_at=received, earliest=None,
-        deadline=slot.start_at - timedelta(minutes=30) if late else slot.start_at + timedelta(hours=2),
-        insee_code="78646", lat=48.8, lon=2.12, radius_km=10.0, status="oriented",
+        cpts_id=request_cpts_id or cpts_id,
+        origin=origin,
+        profession=slot.profession,
+        modalities="in_person",
+        priority="same_day",
+        received_at=received,
+        earliest=None,
+        deadline=slot.start_at - timedelta(minutes=30)
+        if late
+        else slot.start_at + timedelta(hours=2),
+        insee_code="78646",
+        lat=48.8,
+        lon=2.12,
+        radius_km=10.0,
+        status="oriented",
         medecin_traitant_id=medecin_traitant_id,
-    )  # fmt: skip
+    )
     session.add(request)
     session.flush()
     slot.taken += 1
     row = OrientationRow(
-        cpts_id=cpts_id, request_id=request.id, slot_id=slot_id, status=status,
-        surnumeraire=surnumeraire, created_at=received, held_until=None, booked_at=received,
-        cost=0, distance_km=1.5,
-    )  # fmt: skip
+        cpts_id=cpts_id,
+        request_id=request.id,
+        slot_id=slot_id,
+        status=status,
+        surnumeraire=surnumeraire,
+        created_at=received,
+        held_until=None,
+        booked_at=received,
+        cost=0,
+        distance_km=1.5,
+    )
     session.add(row)
     session.flush()
     return row.id

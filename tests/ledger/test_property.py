@@ -42,15 +42,24 @@ AT = paris("2026-04-30", 21)
 DAYS = ("2026-03-30", "2026-03-31", "2026-04-01", "2026-04-02")
 PERIODS = ("2026-03", "2026-04")
 RULE_SETS: tuple[list[Rule], ...] = (
-    [ConsultationRule(amount_cents=2500), AvailabilityRule(amount_cents_per_hour=1500),
-     ShiftRule(amount_cents=9000), MonthlyCapRule(max_cents=9000)],
-    [ConsultationRule(amount_cents=3000, origins=(Origin.SAS,)),
-     ConsultationRule(amount_cents=700, surnumeraire=True, within_deadline_only=False),
-     MonthlyCapRule(max_cents=4000, professions=(10,))],
-    [ConsultationRule(amount_cents=1234, professions=(60,)), AvailabilityRule(amount_cents_per_hour=999),
-     ShiftRule(amount_cents=5000, shift_kinds=("regulation",))],
+    [
+        ConsultationRule(amount_cents=2500),
+        AvailabilityRule(amount_cents_per_hour=1500),
+        ShiftRule(amount_cents=9000),
+        MonthlyCapRule(max_cents=9000),
+    ],
+    [
+        ConsultationRule(amount_cents=3000, origins=(Origin.SAS,)),
+        ConsultationRule(amount_cents=700, surnumeraire=True, within_deadline_only=False),
+        MonthlyCapRule(max_cents=4000, professions=(10,)),
+    ],
+    [
+        ConsultationRule(amount_cents=1234, professions=(60,)),
+        AvailabilityRule(amount_cents_per_hour=999),
+        ShiftRule(amount_cents=5000, shift_kinds=("regulation",)),
+    ],
     [],
-)  # fmt: skip
+)
 STATUSES = (
     OrientationStatus.HONOURED,
     OrientationStatus.NO_SHOW,
@@ -126,8 +135,15 @@ def _step(
             post_availability(s, slot.professional_id, period, AT)
     elif kind == "shift":
         day = DAYS[event[2]]
-        record_shift(s, cpts_id=cpts, professional_id=pros[event[1]], kind=event[3],
-                     start=paris(day, 8), end=paris(day, 12), at=AT)  # fmt: skip
+        record_shift(
+            s,
+            cpts_id=cpts,
+            professional_id=pros[event[1]],
+            kind=event[3],
+            start=paris(day, 8),
+            end=paris(day, 12),
+            at=AT,
+        )
     elif kind == "cancel_shift":
         shifts = list(
             s.scalars(
