@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -189,7 +189,8 @@ def create_user_route(
             body.role,
             body.cpts,
             secret=ctx.token_settings.jwt_secret.get_secret_value(),
-            now=now,
+            # Wall-clock time, not the app's clock: verifiers check exp/iat against it.
+            now=datetime.now(UTC),
             ttl=timedelta(hours=ctx.token_settings.jwt_ttl_hours),
         )
     return out

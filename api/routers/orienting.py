@@ -54,7 +54,7 @@ OrientationReader = Annotated[
 Canceller = Annotated[
     Actor, roles(Role.OPERATOR, Role.REGULATOR, Role.COORDINATOR, Role.PROFESSIONAL)
 ]
-OutcomeReporter = Annotated[Actor, roles(Role.PROFESSIONAL, Role.COORDINATOR, Role.OPERATOR)]
+OutcomeReporter = Annotated[Actor, roles(Role.PROFESSIONAL, Role.COORDINATOR)]
 Planner = Annotated[Actor, roles(Role.OPERATOR, Role.REGULATOR, Role.COORDINATOR)]
 Regulator = Annotated[Actor, roles(Role.REGULATOR)]
 

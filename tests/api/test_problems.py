@@ -1,0 +1,105 @@
+"""Every 4xx is problem+json naming the wrong field and the fix; bad input never 500s."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from tests.api.conftest import World, request_body
+
+
+def _problem(response: Any, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body: dict[str, Any] = response.json()
+    assert {"type", "title", "status", "detail", "instance"} <= set(body)
+    return body
+
+
+def _fields(body: dict[str, Any]) -> set[str]:
+    for error in body["errors"]:
+        assert error["problem"] and error["fix"]
+    return {e["field"] for e in body["errors"]}
+
+
+def test_unknown_field_is_named(world: World) -> None:
+    body = _problem(world.post("a.operator", "/requests", request_body(priorty="same_day")), 422)
+    assert "priorty" in _fields(body)
+    nested = request_body(location={"insee_code": "78646", "altitude": 3})
+    assert "location.altitude" in _fields(_problem(world.post("a.operator", "/requests", nested), 422))
+
+
+def test_missing_and_mistyped_fields(world: World) -> None:
+    body = _problem(world.post("a.operator", "/requests", {"profession": "x" * 3}), 422)
+    assert {"priority", "location"} <= _fields(body)
+    body = _problem(world.post("a.operator", "/requests/abc/holds", {"slot_id": "one"}), 422)
+    assert {"request_id", "slot_id"} <= _fields(body)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"priority": "whenever"}, "priority"),
+        ({"profession": "plombier"}, "profession"),
+        ({"location": {"insee_code": "99999"}}, "location.insee_code"),
+        ({"location": {"lat": 48.8}}, "location"),
+        ({"earliest": "2026-11-26T10:00:00"}, "earliest"),
+        ({"modalities": []}, "modalities"),
+        ({"modalities": ["by_pigeon"]}, "modalities.0"),
+        ({"radius_km": -1}, "radius_km"),
+        ({"medecin_traitant_rpps": "123"}, "medecin_traitant_rpps"),
+        ({"patient": {"display_name": " ", "phone": "call me"}}, "patient.display_name"),
+        ({"profession": 10**30}, "profession"),
+    ],
+)
+def test_domain_and_schema_errors_name_the_field(world: World, change: dict[str, Any], field: str) -> None:
+    body = _problem(world.post("a.operator", "/requests", request_body(**change)), 422)
+    assert field in _fields(body)
+
+
+def test_malformed_json_wrong_type_and_size(world: World) -> None:
+    headers = world.as_("a.operator")
+    r = world.client.post("/requests", content=b'{"profession": 10,', headers=headers | {"Content-Type": "application/json"})
+    _problem(r, 422)
+    r = world.client.post("/requests", content=b"profession=10", headers=headers | {"Content-Type": "application/x-www-form-urlencoded"})
+    assert "Content-Type" in _fields(_problem(r, 415))
+    r = world.client.post("/requests", content=b"[" + b"1," * 40_000 + b"1]", headers=headers | {"Content-Type": "application/json"})
+    _problem(r, 413)
+    r = world.client.post("/requests", json=[1, 2], headers=headers)
+    _problem(r, 422)
+
+
+def test_unknown_route_and_method(world: World) -> None:
+    _problem(world.client.get("/nowhere"), 404)
+    _problem(world.client.delete("/requests", headers=world.as_("a.operator")), 405)
+
+
+def test_unexpected_errors_are_500_problems_without_internals(app: FastAPI) -> None:
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("secret internals: Zoé Secretname")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        body = _problem(client.get("/boom"), 500)
+    assert "Secretname" not in str(body) and "reference" in body["detail"]
+
+
+def test_openapi_has_an_example_for_every_request_body(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    schemas = document["components"]["schemas"]
+    missing = []
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            content = operation.get("requestBody", {}).get("content", {})
+            for media in content.values():
+                ref = media["schema"].get("$ref") or next(
+                    (s["$ref"] for s in media["schema"].get("anyOf", []) if "$ref" in s), None
+                )
+                schema = schemas[ref.rsplit("/", 1)[1]] if ref else media["schema"]
+                if not (schema.get("examples") or media.get("examples") or media.get("example")):
+                    missing.append(f"{method.upper()} {path}")
+            assert "security" in operation or path in ("/healthz",), f"{method} {path} unsecured"
+    assert missing == []
