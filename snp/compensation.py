@@ -761,6 +761,27 @@ def post_orientation_event(
     )
 
 
+def post_orientation_events(
+    session: Session, orientation_ids: Iterable[int], event_kind: str, at: datetime
+) -> PostingResult:
+    """:func:`post_orientation_event` for many orientations at once (a batch of
+    outcomes reported at the end of a day), with one read of the ledger per CPTS."""
+    ids = sorted(set(orientation_ids))
+    by_cpts: dict[int, set[int]] = defaultdict(set)
+    for i in range(0, len(ids), 500):
+        for oid, cpts_id in session.execute(
+            select(OrientationRow.id, SlotRow.cpts_id)
+            .join(SlotRow, OrientationRow.slot_id == SlotRow.id)
+            .where(OrientationRow.id.in_(ids[i : i + 500]))
+        ):
+            by_cpts[cpts_id].add(oid)
+    result = PostingResult()
+    for cpts_id, found in sorted(by_cpts.items()):
+        scope = _Scope(orientation_ids=frozenset(found))
+        result.merge(_post(session, cpts_id, scope, at, event_kind))
+    return result
+
+
 def post_availability(
     session: Session, professional_id: int, period: str, at: datetime
 ) -> PostingResult:
