@@ -335,3 +335,68 @@ class LedgerEntryRow(Base):
     note: Mapped[str] = mapped_column(String(300), default="")
     occurred_at: Mapped[datetime]
     posted_at: Mapped[datetime]
+
+
+# --------------------------------------------------------------------------- FHIR SAS interface
+
+
+class FhirAppointmentRow(Base):
+    """An Appointment identifier of the SAS guide (INT_R03) and the orientation it is.
+
+    The SAS platform names appointments with its own (system, value); snp keeps
+    them apart from the orientation so that the service knows nothing of FHIR.
+    ``operator_*`` is the regulator of the ``appointmentOperator`` extension.
+    """
+
+    __tablename__ = "fhir_appointment"
+    __table_args__ = (
+        UniqueConstraint("system", "value", name="fhir_appointment_identifier"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    cpts_id: Mapped[int] = mapped_column(ForeignKey("cpts.id"), index=True)
+    system: Mapped[str] = mapped_column(String(200))
+    value: Mapped[str] = mapped_column(String(200))
+    orientation_id: Mapped[int] = mapped_column(ForeignKey("orientation.id"), unique=True)
+    operator_system: Mapped[str] = mapped_column(String(200))
+    operator_value: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class FhirRegulatorRow(Base):
+    """A SAS regulator account (INT_R02), backed by a regulator user of one CPTS."""
+
+    __tablename__ = "fhir_regulator"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    cpts_id: Mapped[int] = mapped_column(ForeignKey("cpts.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), unique=True)
+    family: Mapped[str] = mapped_column(String(120))
+    given: Mapped[str] = mapped_column(String(120))
+    email: Mapped[str | None] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime]
+
+
+class FhirRegulatorIdentifierRow(Base):
+    """Identifiers of a regulator: the SAS technical UUID, later the national one."""
+
+    __tablename__ = "fhir_regulator_identifier"
+    __table_args__ = (
+        UniqueConstraint("system", "value", name="fhir_regulator_identifier_unique"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    regulator_id: Mapped[int] = mapped_column(
+        ForeignKey("fhir_regulator.id", ondelete="CASCADE"), index=True
+    )
+    system: Mapped[str] = mapped_column(String(200))
+    value: Mapped[str] = mapped_column(String(200))
+
+
+class FhirCptsFinessRow(Base):
+    """The FINESS a CPTS is registered under, for the guide's Organization."""
+
+    __tablename__ = "fhir_cpts_finess"
+    cpts_id: Mapped[int] = mapped_column(
+        ForeignKey("cpts.id", ondelete="CASCADE"), primary_key=True
+    )
+    finess: Mapped[str] = mapped_column(String(9))
