@@ -91,7 +91,9 @@ class World:
         return self.tokens[who]
 
     def post(self, who: str, path: str, json: Any = None, **kw: Any) -> Any:
-        return self.client.post(path, json=json, headers=self.tokens[who] | kw.pop("headers", {}), **kw)
+        return self.client.post(
+            path, json=json, headers=self.tokens[who] | kw.pop("headers", {}), **kw
+        )
 
     def get(self, who: str, path: str, **kw: Any) -> Any:
         return self.client.get(path, headers=self.tokens[who], **kw)
@@ -143,13 +145,19 @@ def world(client: TestClient, engine: Engine) -> World:
     w = World(client, engine)
     w.tokens["admin"] = bearer(mint(engine, Role.ADMIN, None, name="admin"))
     for code in ("a", "b"):
-        r = w.post("admin", "/cpts", {"code": code, "name": f"CPTS {code}", "departement_code": "78"})
+        r = w.post(
+            "admin", "/cpts", {"code": code, "name": f"CPTS {code}", "departement_code": "78"}
+        )
         assert r.status_code == 201, r.text
         w.ids[code] = r.json()["id"]
         w.tokens[f"{code}.coordinator"] = bearer(mint(engine, Role.COORDINATOR, code))
     sites = {"a": ("78646", 48.8049, 2.1204), "b": ("78551", 48.8989, 2.0938)}
     for code, rpps in (("a", PRO_A), ("b", PRO_B)):
-        r = w.post(f"{code}.coordinator", "/professionals", professional_body(rpps, f"Doc{code}", *sites[code]))
+        r = w.post(
+            f"{code}.coordinator",
+            "/professionals",
+            professional_body(rpps, f"Doc{code}", *sites[code]),
+        )
         assert r.status_code == 201, r.text
         w.ids[f"{code}.pro"] = r.json()["id"]
         for role in (Role.OPERATOR, Role.REGULATOR):

@@ -9,6 +9,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlalchemy import Engine
 
 from api.app import create_app
@@ -36,8 +37,22 @@ def test_missing_token_is_401_with_challenge(world: World) -> None:
     "token",
     [
         "not-a-jwt",
-        issue_token(1, Role.ADMIN, None, secret="another-secret-of-thirty-two-bytes!!", now=datetime.now(UTC), ttl=timedelta(hours=1)),
-        issue_token(1, Role.ADMIN, None, secret=SECRET, now=datetime.now(UTC) - timedelta(hours=2), ttl=timedelta(hours=1)),
+        issue_token(
+            1,
+            Role.ADMIN,
+            None,
+            secret="another-secret-of-thirty-two-bytes!!",
+            now=datetime.now(UTC),
+            ttl=timedelta(hours=1),
+        ),
+        issue_token(
+            1,
+            Role.ADMIN,
+            None,
+            secret=SECRET,
+            now=datetime.now(UTC) - timedelta(hours=2),
+            ttl=timedelta(hours=1),
+        ),
     ],
     ids=["garbage", "wrong-key", "expired"],
 )
@@ -50,16 +65,23 @@ def test_bad_tokens_are_401(world: World, token: str) -> None:
 def test_a_token_cannot_claim_another_role_than_its_user(world: World, engine: Engine) -> None:
     operator_token = world.tokens["a.operator"]["Authorization"].split()[1]
     user_id = int(jwt.decode(operator_token, options={"verify_signature": False})["sub"])
-    forged = issue_token(user_id, Role.COORDINATOR, "a", secret=SECRET, now=datetime.now(UTC), ttl=timedelta(hours=1))
+    forged = issue_token(
+        user_id, Role.COORDINATOR, "a", secret=SECRET, now=datetime.now(UTC), ttl=timedelta(hours=1)
+    )
     _is_problem(world.client.get("/cpts", headers=bearer(forged)), 401)
 
 
 def test_wrong_role_is_403(world: World) -> None:
-    body = _is_problem(world.post("a.operator", "/cpts", {"code": "x", "name": "x", "departement_code": "78"}), 403)
+    body = _is_problem(
+        world.post("a.operator", "/cpts", {"code": "x", "name": "x", "departement_code": "78"}), 403
+    )
     assert "operator" in str(body["detail"])
     _is_problem(world.post("a.professional", "/requests", request_body()), 403)
     _is_problem(world.post("a.operator", "/plages", {}), 403)
-    _is_problem(world.post("a.operator", "/sas/requests", request_body(), headers={"Idempotency-Key": "k"}), 403)
+    _is_problem(
+        world.post("a.operator", "/sas/requests", request_body(), headers={"Idempotency-Key": "k"}),
+        403,
+    )
     _is_problem(world.get("a.coordinator", "/users"), 403)
 
 
@@ -67,7 +89,9 @@ def test_deactivating_a_user_revokes_their_token(world: World) -> None:
     users = world.get("admin", "/users").json()
     operator = next(u for u in users if u["role"] == "operator" and u["cpts_id"] == world.ids["a"])
     assert world.get("a.operator", "/requests").status_code == 200
-    r = world.client.patch(f"/users/{operator['id']}", json={"active": False}, headers=world.as_("admin"))
+    r = world.client.patch(
+        f"/users/{operator['id']}", json={"active": False}, headers=world.as_("admin")
+    )
     assert r.status_code == 200 and r.json()["active"] is False
     _is_problem(world.get("a.operator", "/requests"), 401)
 
@@ -77,7 +101,11 @@ class _OfflineJwks:
 
     def __init__(self, key: rsa.RSAPrivateKey) -> None:
         self.public = jwt.PyJWK.from_dict(
-            {**jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key(), as_dict=True), "alg": "RS256", "kid": "k1"}
+            {
+                **jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key(), as_dict=True),
+                "alg": "RS256",
+                "kid": "k1",
+            }
         )
 
     def get_signing_key_from_jwt(self, token: str) -> jwt.PyJWK:
@@ -89,7 +117,13 @@ def test_oidc_tokens_are_verified_against_the_jwks(engine: Engine, clock: Movabl
     settings = TokenSettings(oidc_audience="snp", oidc_issuer="https://idp.example")
     verifier = TokenVerifier(settings, _OfflineJwks(key))
     now = datetime.now(UTC)
-    claims = {"sub": "7", "role": "admin", "aud": "snp", "iss": "https://idp.example", "exp": now + timedelta(minutes=5)}
+    claims = {
+        "sub": "7",
+        "role": "admin",
+        "aud": "snp",
+        "iss": "https://idp.example",
+        "exp": now + timedelta(minutes=5),
+    }
     good = jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k1"})
     assert verifier.verify(good).user_id == 7
     with pytest.raises(InvalidTokenError):
@@ -101,7 +135,9 @@ def test_oidc_tokens_are_verified_against_the_jwks(engine: Engine, clock: Movabl
     with pytest.raises(InvalidTokenError, match="unsupported"):
         TokenVerifier(TokenSettings()).verify(good)
     # Through the app: an OIDC token of an existing admin user is accepted.
-    app = create_app(engine=engine, token_settings=settings, clock=clock, jwks=_OfflineJwks(key), sweep_seconds=0)
+    app = create_app(
+        engine=engine, token_settings=settings, clock=clock, jwks=_OfflineJwks(key), sweep_seconds=0
+    )
     mint(engine, Role.ADMIN, None)  # user 1
     token = jwt.encode(claims | {"sub": "1"}, key, algorithm="RS256")
     with TestClient(app) as client:
@@ -110,8 +146,12 @@ def test_oidc_tokens_are_verified_against_the_jwks(engine: Engine, clock: Movabl
 
 def test_claims_must_fit_the_role() -> None:
     now = datetime.now(UTC)
-    verifier = TokenVerifier(TokenSettings(jwt_secret=SECRET))  # type: ignore[arg-type]
+    verifier = TokenVerifier(TokenSettings(jwt_secret=SecretStr(SECRET)))
     with pytest.raises(InvalidTokenError):
-        verifier.verify(issue_token(1, Role.OPERATOR, None, secret=SECRET, now=now, ttl=timedelta(hours=1)))
+        verifier.verify(
+            issue_token(1, Role.OPERATOR, None, secret=SECRET, now=now, ttl=timedelta(hours=1))
+        )
     with pytest.raises(InvalidTokenError):
-        verifier.verify(issue_token(1, Role.ADMIN, "a", secret=SECRET, now=now, ttl=timedelta(hours=1)))
+        verifier.verify(
+            issue_token(1, Role.ADMIN, "a", secret=SECRET, now=now, ttl=timedelta(hours=1))
+        )

@@ -27,16 +27,31 @@ def test_admin_sets_up_the_platform(world: World) -> None:
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "departement_code"
     assert world.post("admin", "/agreements", {"cpts": "a", "partner": "b"}).status_code == 201
     assert world.get("admin", "/agreements").json() == [{"cpts": "a", "partner": "b"}]
-    r = world.post("admin", "/users", {"name": "Dr B", "role": "professional", "cpts": "a", "professional_rpps": "10000000017"})
+    r = world.post(
+        "admin",
+        "/users",
+        {"name": "Dr B", "role": "professional", "cpts": "a", "professional_rpps": "10000000017"},
+    )
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "professional_rpps"
     r = world.post("admin", "/users", {"name": "Op", "role": "operator", "cpts": "a"})
     assert r.status_code == 201
     token = r.json()["token"]
-    assert world.client.get("/requests", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    assert (
+        world.client.get("/requests", headers={"Authorization": f"Bearer {token}"}).status_code
+        == 200
+    )
     # Coordinators tune their own CPTS, not another.
-    r = world.client.patch(f"/cpts/{world.ids['a']}/settings", json={"hold_minutes": 3}, headers=world.as_("a.coordinator"))
+    r = world.client.patch(
+        f"/cpts/{world.ids['a']}/settings",
+        json={"hold_minutes": 3},
+        headers=world.as_("a.coordinator"),
+    )
     assert r.status_code == 200 and r.json()["settings"]["hold_minutes"] == 3
-    r = world.client.patch(f"/cpts/{world.ids['b']}/settings", json={"hold_minutes": 3}, headers=world.as_("a.coordinator"))
+    r = world.client.patch(
+        f"/cpts/{world.ids['b']}/settings",
+        json={"hold_minutes": 3},
+        headers=world.as_("a.coordinator"),
+    )
     assert r.status_code == 404
 
 
@@ -49,23 +64,43 @@ def test_professional_publishes_availability(world: World) -> None:
     assert r.json()["errors"][0]["field"] == "end"
     slots = world.get("a.professional", "/slots").json()
     assert len(slots) == 6 and all(s["taken"] == 0 for s in slots)  # Thursday 10:00-12:00
-    one_off = {"start": "2026-11-26T16:00:00+01:00", "end": "2026-11-26T16:30:00+01:00", "sas_reserved": True}
+    one_off = {
+        "start": "2026-11-26T16:00:00+01:00",
+        "end": "2026-11-26T16:30:00+01:00",
+        "sas_reserved": True,
+    }
     r = world.post("a.professional", "/slots", one_off)
     assert r.status_code == 201 and r.json()["sas_reserved"] is True
     slot_id = r.json()["id"]
     assert world.post("a.professional", "/slots", one_off).status_code == 422  # overlap
-    r = world.client.patch(f"/slots/{slot_id}", json={"capacity": 2}, headers=world.as_("a.professional"))
+    r = world.client.patch(
+        f"/slots/{slot_id}", json={"capacity": 2}, headers=world.as_("a.professional")
+    )
     assert r.status_code == 200 and r.json()["capacity"] == 2
-    assert world.client.delete(f"/slots/{slot_id}", headers=world.as_("a.professional")).status_code == 204
+    assert (
+        world.client.delete(f"/slots/{slot_id}", headers=world.as_("a.professional")).status_code
+        == 204
+    )
     assert world.get("a.professional", f"/slots/{slot_id}").json()["cancelled"] is True
     # The coordinator publishes on behalf, and must say for whom.
     r = world.post("a.coordinator", "/plages", plage_body(weekday="friday"))
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "professional_id"
-    r = world.post("a.coordinator", "/plages", plage_body(weekday="friday", professional_id=world.ids["a.pro"]))
+    r = world.post(
+        "a.coordinator", "/plages", plage_body(weekday="friday", professional_id=world.ids["a.pro"])
+    )
     assert r.status_code == 201 and r.json()["slots_published"] == 6
-    r = world.client.patch(f"/professionals/{world.ids['a.pro']}", json={"accepts_surnumeraire": False}, headers=world.as_("a.professional"))
+    r = world.client.patch(
+        f"/professionals/{world.ids['a.pro']}",
+        json={"accepts_surnumeraire": False},
+        headers=world.as_("a.professional"),
+    )
     assert r.status_code == 200 and r.json()["accepts_surnumeraire"] is False
-    assert world.client.delete(f"/plages/{world.ids['a.plage']}", headers=world.as_("a.professional")).status_code == 204
+    assert (
+        world.client.delete(
+            f"/plages/{world.ids['a.plage']}", headers=world.as_("a.professional")
+        ).status_code
+        == 204
+    )
 
 
 def test_operator_orients_and_professional_reports(world: World) -> None:
@@ -75,13 +110,18 @@ def test_operator_orients_and_professional_reports(world: World) -> None:
     assert proposals and proposals[0]["explanation"] and "patient" not in intake["request"]
     r = world.get("a.operator", f"/requests/{request_id}/proposals", params={"k": 2})
     assert len(r.json()["proposals"]) == 2
-    r = world.post("a.operator", f"/requests/{request_id}/holds", {"slot_id": proposals[0]["slot_id"]})
+    r = world.post(
+        "a.operator", f"/requests/{request_id}/holds", {"slot_id": proposals[0]["slot_id"]}
+    )
     assert r.status_code == 201, r.text
     held = r.json()
     assert held["status"] == "held" and held["held_until"]
     r = world.post("a.operator", f"/orientations/{held['id']}/booking")
     assert r.status_code == 200 and r.json()["status"] == "booked"
-    assert world.get("a.operator", "/requests", params={"status": "oriented"}).json()[0]["id"] == request_id
+    assert (
+        world.get("a.operator", "/requests", params={"status": "oriented"}).json()[0]["id"]
+        == request_id
+    )
     mine = world.get("a.professional", "/orientations", params={"day": "2026-11-26"}).json()
     assert [o["id"] for o in mine] == [held["id"]]
     r = world.post("a.operator", f"/orientations/{held['id']}/outcome", {"outcome": "honoured"})
@@ -103,9 +143,15 @@ def test_cancel_and_reorient(world: World) -> None:
     r = world.post("a.operator", f"/orientations/{held['id']}/reorientation", {"slot_id": second})
     assert r.status_code == 201 and r.json()["rescheduled_from_id"] == held["id"]
     new = r.json()
-    assert world.post("a.operator", f"/orientations/{new['id']}/booking").json()["status"] == "booked"
+    assert (
+        world.post("a.operator", f"/orientations/{new['id']}/booking").json()["status"] == "booked"
+    )
     assert world.get("a.operator", f"/orientations/{held['id']}").json()["status"] == "cancelled"
-    r = world.post("a.operator", f"/orientations/{new['id']}/cancellation", {"reason": "feels better", "close_request": True})
+    r = world.post(
+        "a.operator",
+        f"/orientations/{new['id']}/cancellation",
+        {"reason": "feels better", "close_request": True},
+    )
     assert r.status_code == 200 and r.json()["status"] == "cancelled"
     assert world.get("a.operator", f"/requests/{request_id}").json()["status"] == "cancelled"
     r = world.post("a.operator", f"/orientations/{new['id']}/cancellation")
@@ -119,10 +165,18 @@ def test_surnumeraire_needs_acceptance_and_reason(world: World) -> None:
     second = _intake(world)["request"]["id"]
     r = world.post("a.operator", f"/requests/{second}/holds", {"slot_id": slot_id})
     assert r.status_code == 409 and r.json()["next_proposals"]
-    r = world.post("a.operator", f"/requests/{second}/holds", {"slot_id": slot_id, "surnumeraire_reason": "fever, child"})
+    r = world.post(
+        "a.operator",
+        f"/requests/{second}/holds",
+        {"slot_id": slot_id, "surnumeraire_reason": "fever, child"},
+    )
     assert r.status_code == 201 and r.json()["surnumeraire"] is True
     third = _intake(world)["request"]["id"]
-    r = world.post("a.operator", f"/requests/{third}/holds", {"slot_id": slot_id, "surnumeraire_reason": "again"})
+    r = world.post(
+        "a.operator",
+        f"/requests/{third}/holds",
+        {"slot_id": slot_id, "surnumeraire_reason": "again"},
+    )
     assert r.status_code == 409  # the one surnuméraire place is used
 
 
@@ -153,19 +207,23 @@ def test_batch_plan_holds_pending_requests(world: World) -> None:
 
 
 def test_mutualisation_lets_a_use_b_slots_without_seeing_b(world: World) -> None:
-    near_b = {"location": {"insee_code": "78551"}, "radius_km": 3}
+    near_b: dict[str, Any] = {"location": {"insee_code": "78551"}, "radius_km": 3}
     assert _intake(world, **near_b)["proposals"]["proposals"] == []
     b_request = _intake(world, "b.operator", **near_b)["request"]["id"]
     world.post("admin", "/agreements", {"cpts": "a", "partner": "b"})
     intake = _intake(world, **near_b)
     proposal = intake["proposals"]["proposals"][0]
     assert proposal["professional_id"] == world.ids["b.pro"]
-    r = world.post("a.operator", f"/requests/{intake['request']['id']}/holds", {"slot_id": proposal["slot_id"]})
+    r = world.post(
+        "a.operator", f"/requests/{intake['request']['id']}/holds", {"slot_id": proposal["slot_id"]}
+    )
     assert r.status_code == 201
     assert world.get("a.operator", f"/requests/{b_request}").status_code == 404
     assert b_request not in {x["id"] for x in world.get("a.operator", "/requests").json()}
     # B's professional sees the orientation on their own slot.
-    assert [o["id"] for o in world.get("b.professional", "/orientations").json()] == [r.json()["id"]]
+    assert [o["id"] for o in world.get("b.professional", "/orientations").json()] == [
+        r.json()["id"]
+    ]
 
 
 def test_sas_push_is_idempotent(world: World, engine: Any) -> None:
@@ -177,20 +235,34 @@ def test_sas_push_is_idempotent(world: World, engine: Any) -> None:
     assert again.headers["idempotent-replayed"] == "true"
     with make_session_factory(engine)() as session:
         assert session.scalar(select(func.count()).select_from(CareRequestRow)) == 1
-    other = world.post("a.regulator", "/sas/requests", request_body(priority="within_48h"), headers=key)
+    other = world.post(
+        "a.regulator", "/sas/requests", request_body(priority="within_48h"), headers=key
+    )
     assert other.status_code == 422 and other.json()["errors"][0]["field"] == "Idempotency-Key"
     missing = world.post("a.regulator", "/sas/requests", request_body())
     assert missing.status_code == 422 and missing.json()["errors"][0]["field"] == "Idempotency-Key"
     # The same key in another CPTS is another request.
-    assert world.post("b.regulator", "/sas/requests", request_body(), headers=key).status_code == 201
+    assert (
+        world.post("b.regulator", "/sas/requests", request_body(), headers=key).status_code == 201
+    )
 
 
 def test_sas_push_auto_orients_when_the_cpts_asks(world: World) -> None:
-    world.client.patch(f"/cpts/{world.ids['a']}/settings", json={"auto_orient_sas": True}, headers=world.as_("admin"))
-    r = world.post("a.regulator", "/sas/requests", request_body(), headers={"Idempotency-Key": "k-auto"})
+    world.client.patch(
+        f"/cpts/{world.ids['a']}/settings",
+        json={"auto_orient_sas": True},
+        headers=world.as_("admin"),
+    )
+    r = world.post(
+        "a.regulator", "/sas/requests", request_body(), headers={"Idempotency-Key": "k-auto"}
+    )
     assert r.status_code == 201 and r.json()["orientation"]["status"] == "booked"
 
 
 def test_professional_user_must_match_cpts(world: World) -> None:
-    r = world.post("admin", "/users", {"name": "x", "role": "professional", "cpts": "a", "professional_rpps": PRO_A})
+    r = world.post(
+        "admin",
+        "/users",
+        {"name": "x", "role": "professional", "cpts": "a", "professional_rpps": PRO_A},
+    )
     assert r.status_code == 201 and r.json()["professional_id"] == world.ids["a.pro"]

@@ -29,7 +29,9 @@ def test_unknown_field_is_named(world: World) -> None:
     body = _problem(world.post("a.operator", "/requests", request_body(priorty="same_day")), 422)
     assert "priorty" in _fields(body)
     nested = request_body(location={"insee_code": "78646", "altitude": 3})
-    assert "location.altitude" in _fields(_problem(world.post("a.operator", "/requests", nested), 422))
+    assert "location.altitude" in _fields(
+        _problem(world.post("a.operator", "/requests", nested), 422)
+    )
 
 
 def test_missing_and_mistyped_fields(world: World) -> None:
@@ -55,18 +57,32 @@ def test_missing_and_mistyped_fields(world: World) -> None:
         ({"profession": 10**30}, "profession"),
     ],
 )
-def test_domain_and_schema_errors_name_the_field(world: World, change: dict[str, Any], field: str) -> None:
+def test_domain_and_schema_errors_name_the_field(
+    world: World, change: dict[str, Any], field: str
+) -> None:
     body = _problem(world.post("a.operator", "/requests", request_body(**change)), 422)
     assert field in _fields(body)
 
 
 def test_malformed_json_wrong_type_and_size(world: World) -> None:
     headers = world.as_("a.operator")
-    r = world.client.post("/requests", content=b'{"profession": 10,', headers=headers | {"Content-Type": "application/json"})
+    r = world.client.post(
+        "/requests",
+        content=b'{"profession": 10,',
+        headers=headers | {"Content-Type": "application/json"},
+    )
     _problem(r, 422)
-    r = world.client.post("/requests", content=b"profession=10", headers=headers | {"Content-Type": "application/x-www-form-urlencoded"})
+    r = world.client.post(
+        "/requests",
+        content=b"profession=10",
+        headers=headers | {"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert "Content-Type" in _fields(_problem(r, 415))
-    r = world.client.post("/requests", content=b"[" + b"1," * 40_000 + b"1]", headers=headers | {"Content-Type": "application/json"})
+    r = world.client.post(
+        "/requests",
+        content=b"[" + b"1," * 40_000 + b"1]",
+        headers=headers | {"Content-Type": "application/json"},
+    )
     _problem(r, 413)
     r = world.client.post("/requests", json=[1, 2], headers=headers)
     _problem(r, 422)
