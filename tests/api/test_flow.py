@@ -266,3 +266,14 @@ def test_professional_user_must_match_cpts(world: World) -> None:
         {"name": "x", "role": "professional", "cpts": "a", "professional_rpps": PRO_A},
     )
     assert r.status_code == 201 and r.json()["professional_id"] == world.ids["a.pro"]
+
+
+def test_admin_verifies_the_audit_chains(world: World) -> None:
+    intake = _intake(world)
+    slot_id = intake["proposals"]["proposals"][0]["slot_id"]
+    world.post("a.operator", f"/requests/{intake['request']['id']}/holds", {"slot_id": slot_id})
+    r = world.get("admin", "/admin/audit/verify")
+    assert r.status_code == 200 and r.json()["ok"] is True
+    chain_a = next(c for c in r.json()["chains"] if c["cpts_code"] == "a")
+    assert chain_a["events"] >= 3 and chain_a["broken"] is None
+    assert world.get("a.coordinator", "/admin/audit/verify").status_code == 403
