@@ -8,16 +8,20 @@ the generator of a month of demo activity they are shown on.
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from typing import Annotated
 
 import numpy as np
 import typer
-from rich.console import Console
+from rich.console import Console, Group
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -42,6 +46,8 @@ from snp.compensation import (
 from snp.db import make_engine, make_session_factory, transaction
 from snp.demo import DemoSummary, _LivePool, _orient_one, _publish_slots, _set_up_cpts
 from snp.demo import _set_up_professionals as _set_up_pros
+from snp.diagnosis import Diagnosis, diagnose, unmet_demand_map
+from snp.indicators import IndicatorReport, compute_indicators, indicators_csv, resolve_cpts
 from snp.migrate import upgrade
 from snp.modalities import Origin
 from snp.orientation import OrientationStatus
@@ -49,6 +55,17 @@ from snp.orm import CareRequestRow, CptsRow, OrientationRow, ProfessionalRow, Sl
 from snp.pool import load_snapshot
 from snp.scenario import PARIS, Requests, Scenario, Slots, generate
 from snp.settings import get_settings
+from snp.statements import (
+    SAS_MAJORATION_CENTS,
+    accountant_export,
+    cpts_totals,
+    format_cents,
+    professional_statement,
+    sas_consultations,
+    statement_csv,
+    statement_html,
+)
+from snp.svg import bar_chart, histogram
 
 console = Console()
 
@@ -300,3 +317,289 @@ def demo_month_command(
     for name, value in dataclasses.asdict(month).items():
         table.add_row(name, str(value))
     console.print(table)
+
+
+def _session(database: str | None) -> Session:
+    engine = make_engine(_url(database))
+    upgrade(engine)
+    return Session(engine)
+
+
+CptsOption = Annotated[list[str], typer.Option("--cpts", help="CPTS code (repeat for several)")]
+
+
+@ledger_app.command("statements")
+def statements_command(
+    cpts: Annotated[str, typer.Option(help="CPTS code")],
+    period: Annotated[str, typer.Option(help="Month YYYY-MM")],
+    rpps: Annotated[str | None, typer.Option(help="One professional's statement")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, json, csv or html")] = "table",
+    out: Annotated[Path | None, typer.Option(help="Write to this file")] = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Per-CPTS totals, or one professional's statement, for a month."""
+    with _session(database) as s:
+        (cpts_id,) = resolve_cpts(s, [cpts])
+        if rpps is None:
+            totals = cpts_totals(s, cpts_id, period)
+            if fmt == "json":
+                _emit(totals.model_dump_json(indent=2), out)
+                return
+            table = Table(title=f"{cpts} — {period}: {format_cents(totals.total_cents)} €")
+            for column in ("RPPS", "professional", "entries", "total €"):
+                table.add_column(column, justify="right" if column != "professional" else "left")
+            for p in totals.professionals:
+                table.add_row(
+                    p.professional.rpps,
+                    p.professional.name,
+                    str(p.entries),
+                    format_cents(p.total_cents),
+                )
+            console.print(table)
+            return
+        pro_id = s.scalar(select(ProfessionalRow.id).where(ProfessionalRow.rpps == rpps))
+        if pro_id is None:
+            raise typer.BadParameter(f"no professional with RPPS {rpps}")
+        statement = professional_statement(s, pro_id, period)
+        if fmt == "json":
+            _emit(statement.model_dump_json(indent=2), out)
+        elif fmt == "csv":
+            _emit(statement_csv(statement), out)
+        elif fmt == "html":
+            _emit(statement_html(statement), out)
+        else:
+            table = Table(title=f"{statement.professional.name} — {period}")
+            for column in ("date", "kind", "source", "note", "€"):
+                table.add_column(column)
+            for e in statement.entries:
+                table.add_row(
+                    f"{e.occurred_at:%Y-%m-%d %H:%M}",
+                    e.kind,
+                    f"{e.source_kind}:{e.source_ref}",
+                    e.note,
+                    format_cents(e.amount_cents),
+                )
+            table.add_row("", "", "", "total", format_cents(statement.total_cents))
+            console.print(table)
+
+
+@ledger_app.command("export")
+def export_command(
+    cpts: Annotated[str, typer.Option(help="CPTS code")],
+    period: Annotated[str, typer.Option(help="Month YYYY-MM")],
+    french: Annotated[bool, typer.Option(help="';' separator and decimal commas")] = False,
+    out: Annotated[Path | None, typer.Option(help="Write to this file")] = None,
+    database: DatabaseOption = None,
+) -> None:
+    """The accountant's CSV: one line per ledger entry of the month."""
+    with _session(database) as s:
+        (cpts_id,) = resolve_cpts(s, [cpts])
+        _emit(accountant_export(s, cpts_id, period, french=french), out)
+
+
+@ledger_app.command("sas")
+def sas_command(
+    cpts: Annotated[str, typer.Option(help="CPTS code")],
+    period: Annotated[str, typer.Option(help="Month YYYY-MM")],
+    database: DatabaseOption = None,
+) -> None:
+    """Consultations qualifying for the national SAS majoration, per doctor."""
+    with _session(database) as s:
+        (cpts_id,) = resolve_cpts(s, [cpts])
+        listed = sas_consultations(s, cpts_id, period)
+    per_doctor: dict[str, list[int]] = {}
+    for c in listed:
+        counts = per_doctor.setdefault(c.rpps, [0, 0])
+        counts[0 if c.eligible else 1] += 1
+    table = Table(title=f"SAS majoration — {cpts} {period}")
+    for column in ("RPPS", "eligible", "not eligible", "amount €"):
+        table.add_column(column, justify="right")
+    for rpps, (yes, no) in sorted(per_doctor.items()):
+        table.add_row(rpps, str(yes), str(no), format_cents(yes * SAS_MAJORATION_CENTS))
+    console.print(table)
+
+
+def _emit(text: str, out: Path | None) -> None:
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        console.print(f"wrote {out}")
+
+
+def indicators_command(
+    cpts: CptsOption,
+    date_from: Annotated[datetime, typer.Option("--from", formats=["%Y-%m-%d"])],
+    date_to: Annotated[datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="exclusive")],
+    with_partners: Annotated[bool, typer.Option(help="Include agreed CPTS")] = False,
+    csv_out: Annotated[Path | None, typer.Option("--csv", help="Write the CSV here")] = None,
+    svg_dir: Annotated[Path | None, typer.Option("--svg", help="Write SVG plots here")] = None,
+    french: Annotated[bool, typer.Option(help="French CSV format")] = False,
+    database: DatabaseOption = None,
+) -> None:
+    """SNP indicators of one or more CPTS over [from, to)."""
+    with _session(database) as s:
+        ids = resolve_cpts(s, cpts, with_partners=with_partners)
+        report = compute_indicators(s, ids, date_from.date(), date_to.date())
+    console.print(indicators_table(report))
+    if csv_out:
+        csv_out.write_text(indicators_csv(report, french=french), encoding="utf-8")
+        console.print(f"wrote {csv_out}")
+    if svg_dir:
+        for path in write_indicator_plots(report, svg_dir):
+            console.print(f"wrote {path}")
+
+
+def indicators_table(report: IndicatorReport) -> Table:
+    o = report.overall
+    table = Table(
+        title=f"SNP indicators {', '.join(report.cpts_codes)} {report.date_from} – {report.date_to}"
+    )
+    table.add_column("indicator")
+    table.add_column("value", justify="right")
+
+    def share(value: float | None) -> str:
+        return "—" if value is None else f"{100 * value:.1f} %"
+
+    rows = [
+        ("consultations registered in the SNP organisation", str(report.consultations_registered)),
+        ("doctors participating in the SAS", str(report.sas_doctors)),
+        (
+            "SAS requests ending in an appointment",
+            f"{report.sas_requests_with_appointment} / {report.sas_requests}",
+        ),
+        ("requests", str(o.requests)),
+        ("oriented within deadline", f"{o.within_deadline} ({share(o.within_deadline_share)})"),
+        *((f"  {k}", share(v)) for k, v in report.within_deadline_by_priority.items()),
+        ("time to appointment, median / p90", f"{o.median_wait_min} / {o.p90_wait_min} min"),
+        ("travel distance, median", f"{o.median_km} km"),
+        ("no-shows", str(o.no_shows)),
+        ("holds expired", str(report.expired_holds)),
+        ("load spread: Gini / max÷mean", f"{report.load_gini} / {report.load_max_over_mean}"),
+        ("compensation posted", f"{format_cents(report.ledger_total_cents)} €"),
+        ("unserved", str(o.unserved)),
+        *((f"  {k}", str(v)) for k, v in report.unserved_by_cause.items()),
+    ]
+    for name, value in rows:
+        table.add_row(escape(name), value)
+    return table
+
+
+def write_indicator_plots(report: IndicatorReport, folder: Path) -> list[Path]:
+    """SVG plots for the web console (waits, deadline shares, unserved causes)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    plots = {
+        "waits.svg": histogram("Time from request to appointment", report.waits_min, unit=" min"),
+        "within_deadline.svg": bar_chart(
+            "Share oriented within deadline, by priority",
+            list(report.within_deadline_by_priority),
+            [round(100 * (v or 0), 1) for v in report.within_deadline_by_priority.values()],
+            unit=" %",
+        ),
+        "unserved.svg": bar_chart(
+            "Unserved requests by cause",
+            list(report.unserved_by_cause),
+            [float(v) for v in report.unserved_by_cause.values()],
+        ),
+    }
+    paths = []
+    for name, svg in plots.items():
+        path = folder / name
+        path.write_text(svg, encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def diagnose_command(
+    cpts: CptsOption,
+    weeks: Annotated[int, typer.Option(min=1, max=26, help="Weeks replayed")] = 4,
+    to: Annotated[
+        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="End (exclusive); default today")
+    ] = None,
+    with_partners: Annotated[bool, typer.Option(help="Include agreed CPTS")] = False,
+    csv_out: Annotated[Path | None, typer.Option("--csv", help="Write the gaps CSV here")] = None,
+    svg_out: Annotated[Path | None, typer.Option("--svg", help="Write the SVG map here")] = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Replay the demand against the published plages; name the gaps and a what-if."""
+    end = to.date() if to else date.today()
+    start = end - timedelta(weeks=weeks)
+    with _session(database) as s, console.status("replaying the demand with the batch solver"):
+        ids = resolve_cpts(s, cpts, with_partners=with_partners)
+        result = diagnose(s, ids, start, end)
+    console.print(diagnosis_tables(result))
+    if csv_out:
+        csv_out.write_text(diagnosis_csv(result), encoding="utf-8")
+        console.print(f"wrote {csv_out}")
+    if svg_out:
+        svg_out.write_text(unmet_demand_map(result), encoding="utf-8")
+        console.print(f"wrote {svg_out}")
+
+
+def diagnosis_tables(result: Diagnosis) -> Group:
+    figures = Table(title=f"Replay {result.date_from} – {result.date_to} ({result.demand_source})")
+    for column in ("", "requests", "served", "unserved", "within deadline", "median km", "p90 km"):
+        figures.add_column(column, justify="right")
+    for label, f in (("published plages", result.before), ("with suggestions", result.after)):
+        figures.add_row(
+            label,
+            str(f.requests),
+            str(f.served),
+            str(f.unserved),
+            f"{100 * (f.within_deadline_share or 0):.1f} %",
+            str(f.median_km),
+            str(f.p90_km),
+        )
+    communes = Table(title="Communes short of plages")
+    for column in ("commune", "requests", "unserved", "median km", "max km"):
+        communes.add_column(column, justify="right" if column != "commune" else "left")
+    for c in [c for c in result.communes if c.unserved][:15]:
+        communes.add_row(
+            f"{c.commune_name} ({c.commune})",
+            str(c.requests),
+            str(c.unserved),
+            str(c.median_km),
+            str(c.max_km),
+        )
+    plages = Table(title="Suggested plages (what-if)")
+    for column in ("commune", "profession", "modality", "from", "to", "places", "hours"):
+        plages.add_column(column)
+    for p in result.suggestions[:25]:
+        plages.add_row(
+            p.commune_name,
+            p.profession,
+            p.modality,
+            f"{p.starts_at:%Y-%m-%d %H:%M}Z",
+            f"{p.ends_at:%H:%M}Z",
+            str(p.places),
+            f"{p.hours:g}",
+        )
+    hours = ", ".join(f"{k} {v:g} h" for k, v in result.suggested_hours_by_profession.items())
+    return Group(figures, communes, plages, f"plage-hours to add: {hours or 'none'}")
+
+
+def diagnosis_csv(result: Diagnosis) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["commune", "commune_name", "profession", "half_day", "requests", "unserved"])
+    for g in result.gaps:
+        writer.writerow(
+            [g.commune, g.commune_name, g.profession, g.half_day, g.requests, g.unserved]
+        )
+    writer.writerow([])
+    writer.writerow(
+        ["suggested_commune", "profession", "modality", "starts_at", "ends_at", "places", "hours"]
+    )
+    for p in result.suggestions:
+        writer.writerow(
+            [
+                p.commune,
+                p.profession,
+                p.modality,
+                p.starts_at.isoformat(),
+                p.ends_at.isoformat(),
+                p.places,
+                p.hours,
+            ]
+        )
+    return buffer.getvalue()
