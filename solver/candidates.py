@@ -253,9 +253,11 @@ def slot_rules_hold(
     pool = index.pool
     ok: BoolArray = index.units[slot] > 0
     ok &= ((rq.modality_mask[req] >> pool.modality[slot]) & 1) == 1
-    key = (req << 40) | pool.cpts[slot]
+    # most slots near a request belong to its own CPTS: look up only the others
+    other = np.flatnonzero(ok & (pool.cpts[slot] != rq.cpts[req]))
+    key = (req[other] << 40) | pool.cpts[slot[other]]
     pos = np.minimum(np.searchsorted(rq.allowed_keys, key), len(rq.allowed_keys) - 1)
-    ok &= rq.allowed_keys[pos] == key
+    ok[other] = rq.allowed_keys[pos] == key
     ok &= ~pool.sas_reserved[slot] | rq.is_sas[req]
     return ok
 

@@ -13,10 +13,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from solver.candidates import RequestArrays, iter_edges, screen
 from solver.cost import (
@@ -112,9 +114,15 @@ def plan(
 
     # Every feasible edge is enumerated once: the top_n cheapest of each request go
     # into the flow, the others into a compact reserve checked exactly each round.
+    # Slots starting more than HORIZON after a request's earliest time are left out
+    # at first: waiting alone makes them cost at least ``later_bound``; they are
+    # enumerated only for requests whose price (−potential) could exceed it.
+    cut = rq.t0 + HORIZON
+    later_bound = np.where(cut < rq.t1, weights.per_minute_wait * ((cut + 1 - now) // 60), NO_EDGE)
+    near = dataclasses.replace(rq, t1=np.minimum(rq.t1, cut))
     kept_r, kept_s, kept_c, res_r, res_s, res_c = [], [], [], [], [], []
     generated = 0
-    for e in iter_edges(index, rq, np.arange(len(rq), dtype=np.int64)):
+    for e in iter_edges(index, near, np.arange(len(rq), dtype=np.int64)):
         cost = edge_cost(index, rq, e.request, e.slot, e.km, now, weights, sas)
         generated += len(cost)
         keep = _cheapest(e.request, e.slot, cost, max(top_n, 1))
@@ -132,29 +140,77 @@ def plan(
     while True:
         rounds += 1
         sol = solve_flow(index, edge_req, edge_slot, edge_c, unassigned, daily, weights)
-        if not len(reserve_c):
+        if not len(reserve_c) and (later_bound == NO_EDGE).all():
             break
-        d = potentials(sol)
-        pot = slot_potentials(index, sol, d, daily, weights)
-        negative = reserve_c + d[reserve_req] - pot[reserve_slot] < 0
-        if not negative.any():
-            break
-        added += int(negative.sum())
-        edge_req = np.concatenate([edge_req, reserve_req[negative]])
-        edge_slot = np.concatenate([edge_slot, reserve_slot[negative]])
-        edge_c = np.concatenate([edge_c, reserve_c[negative]])
-        reserve_req, reserve_slot = reserve_req[~negative], reserve_slot[~negative]
-        reserve_c = reserve_c[~negative]
+        # An unserved request with edges left in the reserve makes the potentials
+        # around it huge (its price is the unassigned penalty): give it its next
+        # cheapest edges outright before pricing.
+        stuck = np.zeros(len(rq), bool)
+        stuck[sol.assigned_slot(edge_slot) < 0] = True
+        move = stuck[reserve_req]
+        if move.any():
+            pick = np.flatnonzero(move)
+            pick = pick[_cheapest(reserve_req[pick], reserve_slot[pick], reserve_c[pick], REPAIR)]
+        else:
+            d = potentials(sol)
+            pot = slot_potentials(index, sol, d, daily, weights)
+            late = np.flatnonzero(later_bound + d[: len(rq)] < _top_potential(index, rq, pot))
+            if len(late):
+                later = dataclasses.replace(rq, t0=cut + 1)
+                more_r, more_s, more_c = [], [], []
+                for e in iter_edges(index, later, late):
+                    more_r.append(e.request.astype(np.int32))
+                    more_s.append(e.slot.astype(np.int32))
+                    more_c.append(edge_cost(index, rq, e.request, e.slot, e.km, now, weights, sas))
+                later_bound[late] = NO_EDGE
+                generated += sum(len(c) for c in more_c)
+                reserve_req = np.concatenate([reserve_req, *more_r])
+                reserve_slot = np.concatenate([reserve_slot, *more_s])
+                reserve_c = np.concatenate([reserve_c, *more_c])
+            reduced = reserve_c + d[reserve_req] - pot[reserve_slot]
+            pick = np.flatnonzero(reduced < 0)
+            if not len(pick):
+                break
+            # partial pricing: the most negative few per request keep the flow small
+            pick = pick[_cheapest(reserve_req[pick], reserve_slot[pick], reduced[pick] - reduced[
+                pick].min(), PER_ROUND)]
+        added += len(pick)
+        edge_req = np.concatenate([edge_req, reserve_req[pick]])
+        edge_slot = np.concatenate([edge_slot, reserve_slot[pick]])
+        edge_c = np.concatenate([edge_c, reserve_c[pick]])
+        left = np.ones(len(reserve_c), bool)
+        left[pick] = False
+        reserve_req, reserve_slot = reserve_req[left], reserve_slot[left]
+        reserve_c = reserve_c[left]
 
     stats = PlanStats(rounds, generated, len(edge_req), added)
     return _result(index, rq, sol.assigned_slot(edge_slot), sol, unassigned, now, weights, daily,
                    sas, stats)
 
 
-def _cheapest(req: IntArray, slot: IntArray, cost: IntArray, n: int) -> BoolArray:
-    """Mask of the n cheapest edges of each request (ties: lower slot position)."""
-    order = np.lexsort((slot, cost, req))
-    r = req[order]
+HORIZON = 12 * 3600  # seconds after a request's earliest time enumerated up front
+PER_ROUND = 16  # reserve edges moved into the flow per request and pricing round
+REPAIR = 32  # reserve edges given at once to a request the last solve left unserved
+
+
+def _top_potential(index: SlotIndex, rq: RequestArrays, pot: IntArray) -> IntArray:
+    """Per request, the largest potential of any slot of its profession."""
+    top = {code: int(pot[np.concatenate([p.placed, p.tele])].max())
+           for code, p in index.professions.items() if p.size}
+    out: IntArray = np.array([top.get(int(c), 0) for c in rq.profession], np.int64)
+    return out
+
+
+def _cheapest(
+    req: npt.NDArray[np.integer], slot: npt.NDArray[np.integer], cost: IntArray, n: int
+) -> BoolArray:
+    """Mask of the n cheapest edges of each request (ties: enumeration order)."""
+    if len(cost) and cost.min() >= 0 and cost.max() < 2**31:
+        # one int64 key sorts faster than lexsort; the stable sort keeps input order on ties
+        order = np.argsort((req.astype(np.int64) << 31) | cost, kind="stable")
+    else:
+        order = np.lexsort((slot, cost, req))
+    r = req[order].astype(np.int64)
     first = np.r_[True, r[1:] != r[:-1]]
     rank = np.arange(len(r)) - np.maximum.accumulate(np.where(first, np.arange(len(r)), 0))
     mask = np.zeros(len(r), bool)
