@@ -92,6 +92,7 @@ OUTCOME_MIX = (
 REQUEST_SHARE = 0.35  # of the scenario's 48-h stream, each day: keeps a month fast
 HOLD_LAPSE_SHARE = 0.02  # requests whose operator also held a second slot, then let it lapse
 NO_SHOW_RECLASSIFIED = 0.25  # no-shows found honoured at month end (a correction)
+HONOURED_RECLASSIFIED = 0.02  # honoured reports found wrong (the patient never came)
 
 
 @dataclass
@@ -153,9 +154,18 @@ def run_demo_month(url: str, period: str = "2026-03", *, seed: int = 0) -> DemoM
                 .order_by(OrientationRow.id)
             )
         )
-        for oid in no_shows:
-            if chooser.random() < NO_SHOW_RECLASSIFIED:
-                booking.change_status(s, oid, OrientationStatus.HONOURED, end)
+        honoured = list(
+            s.scalars(
+                select(OrientationRow.id)
+                .where(OrientationRow.status == OrientationStatus.HONOURED)
+                .order_by(OrientationRow.id)
+            )
+        )
+        corrections = [(oid, OrientationStatus.HONOURED, NO_SHOW_RECLASSIFIED) for oid in no_shows]
+        corrections += [(oid, OrientationStatus.NO_SHOW, HONOURED_RECLASSIFIED) for oid in honoured]
+        for oid, target, share in corrections:
+            if chooser.random() < share:
+                booking.change_status(s, oid, target, end)
                 post_orientation_event(s, oid, "outcome_corrected", end)
                 month.corrections += 1
         # Month end: the published hours (and anything not yet posted) are priced.
