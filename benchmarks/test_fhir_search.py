@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
+from pytest_benchmark.fixture import BenchmarkFixture
 from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.exc import OperationalError
 
@@ -139,25 +140,25 @@ def _report(name: str, data: list[float]) -> None:
     )
 
 
-def test_search_25_practitioners_72h(benchmark: pytest.FixtureRequest, bench: Bench) -> None:
+def test_search_25_practitioners_72h(benchmark: BenchmarkFixture, bench: Bench) -> None:
     def search() -> int:
         response = bench.client.get(bench.query_25, headers=bench.token)
         assert response.status_code == 200
         return len(response.content)
 
-    size = benchmark.pedantic(search, rounds=300, iterations=1, warmup_rounds=5)  # type: ignore[operator]
+    size = benchmark.pedantic(search, rounds=300, iterations=1, warmup_rounds=5)  # type: ignore[no-untyped-call]
     assert size > 0
-    data = benchmark.stats.stats.data  # type: ignore[attr-defined]
+    data = benchmark.stats.stats.data  # type: ignore[union-attr]
     if data:
         print(f"\n25 busiest professionals of one département: {bench.slots_25} free slots")
         _report("FHIR Slot search, 25 practitioners, 72 h", data)
 
 
-def test_search_1_practitioner_72h(benchmark: pytest.FixtureRequest, bench: Bench) -> None:
+def test_search_1_practitioner_72h(benchmark: BenchmarkFixture, bench: Bench) -> None:
     def search() -> None:
         assert bench.client.get(bench.query_1, headers=bench.token).status_code == 200
 
-    benchmark.pedantic(search, rounds=300, iterations=1, warmup_rounds=5)  # type: ignore[operator]
-    data = benchmark.stats.stats.data  # type: ignore[attr-defined]
+    benchmark.pedantic(search, rounds=300, iterations=1, warmup_rounds=5)  # type: ignore[no-untyped-call]
+    data = benchmark.stats.stats.data  # type: ignore[union-attr]
     if data:
         _report("FHIR Slot search, 1 practitioner, 72 h", data)
