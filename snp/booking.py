@@ -115,7 +115,8 @@ def book(session: Session, orientation_id: int, now: datetime) -> None:
         if current is None:
             raise NotFoundError("orientation", orientation_id)
         status = OrientationStatus(current.status)
-        if status is OrientationStatus.HELD:
+        # Lapsed but not yet swept, or already swept: the same answer either way.
+        if status in (OrientationStatus.HELD, OrientationStatus.EXPIRED):
             raise ConflictError(f"the hold of orientation {orientation_id} has expired")
         check_transition(status, OrientationStatus.BOOKED)
 
@@ -147,13 +148,17 @@ def change_status(
     return current
 
 
-def release_expired_holds(session: Session, now: datetime) -> list[int]:
-    """Expire lapsed holds and free their places; returns the orientations expired."""
-    lapsed = session.scalars(
-        select(OrientationRow.id).where(
-            OrientationRow.status == OrientationStatus.HELD, OrientationRow.held_until <= now
-        )
-    ).all()
+def release_expired_holds(
+    session: Session, now: datetime, *, slot_id: int | None = None
+) -> list[int]:
+    """Expire lapsed holds (of one slot, or all) and free their places; returns
+    the orientations expired."""
+    query = select(OrientationRow.id).where(
+        OrientationRow.status == OrientationStatus.HELD, OrientationRow.held_until <= now
+    )
+    if slot_id is not None:
+        query = query.where(OrientationRow.slot_id == slot_id)
+    lapsed = session.scalars(query).all()
     expired = []
     for orientation_id in lapsed:
         slot_id = session.execute(

@@ -16,6 +16,7 @@ from snp.importers import ImportRejectedError, ImportReport, import_plages, impo
 from snp.migrate import upgrade
 from snp.publishing import publish_slots
 from snp.settings import get_settings
+from snp.users_cli import serve, users_app
 
 app = typer.Typer(help="snp: orient soins non programmés requests to the right professional.")
 db_app = typer.Typer(help="Database schema.")
@@ -23,6 +24,8 @@ import_app = typer.Typer(help="Import professionals and plages from CSV files.")
 app.add_typer(db_app, name="db")
 app.add_typer(import_app, name="import")
 app.add_typer(audit_app, name="audit")
+app.add_typer(users_app, name="users")
+app.command("serve")(serve)
 console = Console()
 
 DatabaseOption = Annotated[

@@ -143,6 +143,12 @@ def orientation_view(session: Session, row: OrientationRow) -> OrientationView:
         .join(SiteRow, SlotRow.site_id == SiteRow.id)
         .where(SlotRow.id == row.slot_id)
     ).one()
+    return _view(row, slot, pro, site)
+
+
+def _view(
+    row: OrientationRow, slot: SlotRow, pro: ProfessionalRow, site: SiteRow
+) -> OrientationView:
     return OrientationView(
         id=row.id,
         request_id=row.request_id,
@@ -441,18 +447,29 @@ def hold_slot(
         raise NotFoundError("slot", slot_id)
     km = _check_slot_fits(session, row, slot, now, surnumeraire_reason is not None)
     settings = _settings(session, row.cpts_id)
-    placement = booking.hold(
-        session,
-        cpts_id=row.cpts_id,
-        request_id=row.id,
-        slot_id=slot_id,
-        now=now,
-        hold_for=settings.hold_for,
-        cost=0,
-        distance_km=km,
-        surnumeraire_reason=surnumeraire_reason,
-        rescheduled_from_id=rescheduled_from_id,
-    )
+
+    def take() -> booking.Placement:
+        return booking.hold(
+            session,
+            cpts_id=row.cpts_id,
+            request_id=row.id,
+            slot_id=slot_id,
+            now=now,
+            hold_for=settings.hold_for,
+            cost=0,
+            distance_km=km,
+            surnumeraire_reason=surnumeraire_reason,
+            rescheduled_from_id=rescheduled_from_id,
+        )
+
+    try:
+        placement = take()
+    except booking.SlotTakenError:
+        # A lapsed hold the sweep has not reached yet still counts as taken:
+        # expire this slot's lapsed holds, then try once more.
+        if not _expire_holds_of_slot(session, slot_id, now):
+            raise
+        placement = take()
     row.status = str(RequestStatus.ORIENTED)
     _audit(
         session,
@@ -619,6 +636,27 @@ def release_expired(session: Session, now: datetime) -> int:
         )
         _offer_freed_place(session, row.slot_id, now, skip_request=row.request_id)
     return len(expired)
+
+
+def _expire_holds_of_slot(session: Session, slot_id: int, now: datetime) -> bool:
+    expired = booking.release_expired_holds(session, now, slot_id=slot_id)
+    for orientation_id in expired:
+        row = session.get(OrientationRow, orientation_id)
+        assert row is not None
+        request = session.get(CareRequestRow, row.request_id)
+        if request is not None and request.status == RequestStatus.ORIENTED:
+            request.status = str(RequestStatus.PENDING)
+        _audit(
+            session,
+            row.cpts_id,
+            SYSTEM,
+            "hold_expired",
+            now,
+            orientation_id=row.id,
+            request_id=row.request_id,
+            slot_id=row.slot_id,
+        )
+    return bool(expired)
 
 
 def _has_live_orientation(session: Session, request_id: int) -> bool:
@@ -801,5 +839,10 @@ def list_orientations(
             tz = _settings(session, actor.cpts_id).calendar.tz
         start = datetime.combine(day, time(0), tz)
         query = query.where(SlotRow.start_at >= start, SlotRow.start_at < start + timedelta(days=1))
-    rows = session.scalars(query.order_by(SlotRow.start_at, OrientationRow.id)).all()
-    return [orientation_view(session, r) for r in rows]
+    rows = session.execute(
+        query.add_columns(SlotRow, ProfessionalRow, SiteRow)
+        .join(ProfessionalRow, SlotRow.professional_id == ProfessionalRow.id)
+        .join(SiteRow, SlotRow.site_id == SiteRow.id)
+        .order_by(SlotRow.start_at, OrientationRow.id)
+    ).all()
+    return [_view(o, slot, pro, site) for o, slot, pro, site in rows]

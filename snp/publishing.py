@@ -6,6 +6,7 @@ and start is left as it is (with its bookings), so it can run on a schedule.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -20,14 +21,24 @@ from snp.professions import Profession
 DEFAULT_HORIZON = timedelta(hours=48)
 
 
-def publish_slots(session: Session, now: datetime, horizon: timedelta = DEFAULT_HORIZON) -> int:
-    """Create the slots of every plage starting in [now, now + horizon); returns how many."""
+def publish_slots(
+    session: Session,
+    now: datetime,
+    horizon: timedelta = DEFAULT_HORIZON,
+    *,
+    plage_ids: Iterable[int] | None = None,
+) -> int:
+    """Create the slots of the plages (all, or those given) starting in
+    [now, now + horizon); returns how many."""
     until = now + horizon
-    rows = session.execute(
+    query = (
         select(PlageRow, ProfessionalRow, CptsRow)
         .join(ProfessionalRow, PlageRow.professional_id == ProfessionalRow.id)
         .join(CptsRow, ProfessionalRow.cpts_id == CptsRow.id)
-    ).all()
+    )
+    if plage_ids is not None:
+        query = query.where(PlageRow.id.in_(list(plage_ids)))
+    rows = session.execute(query).all()
     existing: set[tuple[int, datetime]] = {
         (pid, start)
         for pid, start in session.execute(

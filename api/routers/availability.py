@@ -126,8 +126,7 @@ def create_plage(body: PlageCreate, session: DbSession, now: Now, actor: Publish
     )
     session.add(row)
     session.flush()
-    # publish_slots is idempotent over every plage; see the report for a per-plage variant.
-    published = publish_slots(session, now)
+    published = publish_slots(session, now, plage_ids=[row.id])
     return PlageCreated(**_plage_out(row).model_dump(), slots_published=published)
 
 

@@ -190,7 +190,7 @@ def test_expired_holds_are_released(world: World, app: Any, clock: Any, engine: 
     with make_session_factory(engine)() as session:
         assert session.get(SlotRow, slot_id).taken == 0  # type: ignore[union-attr]
     r = world.post("a.operator", f"/orientations/{held['id']}/booking")
-    assert r.status_code == 422  # an expired hold cannot be booked
+    assert r.status_code == 409  # an expired hold cannot be booked, swept or not
     assert world.get("a.operator", f"/requests/{request_id}").json()["status"] == "pending"
     r = world.post("a.operator", f"/requests/{request_id}/holds", {"slot_id": slot_id})
     assert r.status_code == 201

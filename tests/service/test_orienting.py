@@ -371,3 +371,18 @@ def test_a_second_hold_for_an_oriented_request_conflicts(
         orienting.hold_slot(s, w.operator, request_id, w.slots[0], NOW)
     with Session(w.engine) as s, s.begin(), pytest.raises(ConflictError, match="oriented"):
         orienting.hold_slot(s, w.operator, request_id, w.slots[1], NOW)
+
+
+def test_a_lapsed_hold_does_not_block_the_slot_before_the_sweep(
+    world: World, directory: CommuneDirectory
+) -> None:
+    w = world
+    first, second = _submit(w, directory).request.id, _submit(w, directory).request.id
+    with Session(w.engine) as s, s.begin():
+        orienting.hold_slot(s, w.operator, first, w.slots[0], NOW)
+    later = NOW + timedelta(minutes=6)
+    with Session(w.engine) as s, s.begin():
+        taken = orienting.hold_slot(s, w.operator, second, w.slots[0], later)
+        assert taken.status == OrientationStatus.HELD
+    with Session(w.engine) as s:
+        assert orienting.get_request(s, w.operator, first).status == RequestStatus.PENDING

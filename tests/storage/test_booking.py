@@ -103,7 +103,7 @@ def test_expired_holds_free_their_place_and_cannot_be_booked(engine: Engine) -> 
     with Session(engine) as s, s.begin():
         assert booking.release_expired_holds(s, later) == [first.orientation_id]
         assert booking.release_expired_holds(s, later) == []
-    with Session(engine) as s, s.begin(), pytest.raises(DomainError, match="expired"):
+    with Session(engine) as s, s.begin(), pytest.raises(ConflictError, match="expired"):
         booking.book(s, first.orientation_id, later)
     with Session(engine) as s, s.begin():
         second = _hold(s, cpts_id, requests[1], slot_id, now=later)
