@@ -397,4 +397,4 @@ def render(session: Session, link: FhirAppointmentRow) -> str:
         data["created"] = orientation.booked_at.isoformat()
     if orientation.status in (OrientationStatus.REDIRECTED_15, OrientationStatus.REDIRECTED_ED):
         data["cancelationReason"] = {"text": f"snp: {orientation.status}"}
-    return Appointment.model_validate(data).json()
+    return Appointment.model_validate(data).model_dump_json()

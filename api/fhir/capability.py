@@ -89,4 +89,4 @@ def capability_statement() -> str:
             }
         ],
     }
-    return CapabilityStatement.model_validate(data).json()
+    return CapabilityStatement.model_validate(data).model_dump_json()

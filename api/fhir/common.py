@@ -115,7 +115,7 @@ class FhirError(Exception):
         outcome = OperationOutcome.model_validate(
             {"resourceType": "OperationOutcome", "issue": [issue]}
         )
-        return fhir_response(outcome.json(), self.status, self.headers)
+        return fhir_response(outcome.model_dump_json(), self.status, self.headers)
 
 
 def bad_request(diagnostics: str, expression: str | None = None) -> FhirError:

@@ -80,4 +80,4 @@ def render(row: FhirRegulatorRow, identifiers: list[tuple[str, str]]) -> str:
     }
     if row.email:
         data["telecom"] = [{"system": "email", "value": row.email}]
-    return Practitioner.model_validate(data).json()
+    return Practitioner.model_validate(data).model_dump_json()

@@ -316,7 +316,7 @@ class Template:
     """A resource serialised by fhir.resources with placeholders, filled per row."""
 
     def __init__(self, resource: Resource) -> None:
-        text = resource.json()
+        text = resource.model_dump_json()
         self.parts: list[str] = []
         self.names: list[str] = []
         last = 0
@@ -631,7 +631,7 @@ def render_bundle(
             "total": len(result.slots),
             "link": [{"relation": "self", "url": self_url}],
         }
-    ).json()
+    ).model_dump_json()
     if not entries:
         return envelope
     # The envelope is a JSON object: add "entry" before its closing brace.
