@@ -13,6 +13,7 @@ from snp.audit_cli import audit_app
 from snp.db import make_engine, make_session_factory, transaction
 from snp.geo import CommuneDirectory
 from snp.importers import ImportRejectedError, ImportReport, import_plages, import_professionals
+from snp.ledger_cli import diagnose_command, indicators_command, ledger_app
 from snp.migrate import upgrade
 from snp.publishing import publish_slots
 from snp.settings import get_settings
@@ -26,6 +27,9 @@ app.add_typer(import_app, name="import")
 app.add_typer(audit_app, name="audit")
 app.add_typer(users_app, name="users")
 app.command("serve")(serve)
+app.add_typer(ledger_app, name="ledger")
+app.command("indicators")(indicators_command)
+app.command("diagnose")(diagnose_command)
 console = Console()
 
 DatabaseOption = Annotated[

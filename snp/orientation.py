@@ -36,9 +36,13 @@ _ALLOWED: dict[OrientationStatus, frozenset[OrientationStatus]] = {
         {OrientationStatus.BOOKED, OrientationStatus.EXPIRED, OrientationStatus.CANCELLED}
     ),
     OrientationStatus.BOOKED: frozenset({OrientationStatus.CANCELLED} | OUTCOMES),
-    # An outcome may be corrected (a no-show reclassified as honoured, say);
-    # the ledger then posts reversing entries rather than editing history.
-    **{outcome: frozenset(OUTCOMES - {outcome}) for outcome in OUTCOMES},
+    # An outcome may be corrected (a no-show reclassified as honoured, or a
+    # consultation recorded by mistake then cancelled); the ledger then posts
+    # reversing entries rather than editing history.
+    **{
+        outcome: frozenset((OUTCOMES - {outcome}) | {OrientationStatus.CANCELLED})
+        for outcome in OUTCOMES
+    },
     OrientationStatus.EXPIRED: frozenset(),
     OrientationStatus.CANCELLED: frozenset(),
 }

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from snp import audit, booking
+from snp import audit, booking, compensation
 from snp.actors import SYSTEM, Actor, Role
 from snp.care_requests import RequestStatus
 from snp.cpts import CptsSettings
@@ -553,6 +553,7 @@ def cancel(
         reason=reason,
         request_closed=close_request,
     )
+    compensation.post_orientation_event(session, row.id, "cancelled", now)
     _offer_freed_place(session, row.slot_id, now)
     return orientation_view(session, row)
 
@@ -605,6 +606,8 @@ def record_outcome(
         outcome=str(outcome),
         previous=str(previous),
     )
+    kind = "outcome_corrected" if previous in OUTCOMES else str(outcome)
+    compensation.post_orientation_event(session, row.id, kind, now)
     return orientation_view(session, row)
 
 

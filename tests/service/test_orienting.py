@@ -386,3 +386,32 @@ def test_a_lapsed_hold_does_not_block_the_slot_before_the_sweep(
         assert taken.status == OrientationStatus.HELD
     with Session(w.engine) as s:
         assert orienting.get_request(s, w.operator, first).status == RequestStatus.PENDING
+
+
+def test_outcomes_post_to_the_ledger_and_corrections_reverse(
+    world: World, directory: CommuneDirectory
+) -> None:
+    from datetime import date
+
+    from snp.compensation import add_rule_version, ledger_balances, parse_rules
+
+    w = world
+    with Session(w.engine) as s, s.begin():
+        rules = parse_rules([{"kind": "per_consultation", "amount_cents": 2500}])
+        add_rule_version(s, w.c1, date(2026, 11, 1), rules, at=NOW - timedelta(days=1))
+    request_id = _submit(w, directory).request.id
+    with Session(w.engine) as s, s.begin():
+        held = orienting.hold_slot(s, w.operator, request_id, w.slots[0], NOW)
+        orienting.book(s, w.operator, held.id, NOW)
+    seen = NOW.replace(hour=11)
+    with Session(w.engine) as s, s.begin():
+        orienting.record_outcome(s, w.professional, held.id, OrientationStatus.HONOURED, seen)
+    with Session(w.engine) as s:
+        assert ledger_balances(s, w.c1) == {(w.gp, "2026-12"): 2500}
+    with Session(w.engine) as s, s.begin():
+        orienting.record_outcome(s, w.professional, held.id, OrientationStatus.NO_SHOW, seen)
+    with Session(w.engine) as s, s.begin():
+        orienting.record_outcome(s, w.professional, held.id, OrientationStatus.HONOURED, seen)
+        orienting.cancel(s, w.operator, held.id, seen, "recorded by mistake", close_request=True)
+    with Session(w.engine) as s:
+        assert ledger_balances(s, w.c1).get((w.gp, "2026-12"), 0) == 0
