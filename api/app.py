@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
-from api import problems
+from api import fhir, problems
 from api.deps import AppContext, Clock, system_clock
 from api.middleware import GuardMiddleware
 from api.routers import admin, availability, orienting, professionals
@@ -97,6 +97,7 @@ def create_app(
         professionals.router,
         availability.router,
         orienting.router,
+        fhir.router,
     ):
         app.include_router(router)
 

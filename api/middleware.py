@@ -27,7 +27,8 @@ class _BodyTooLargeError(Exception):
 
 def _is_json(content_type: str) -> bool:
     media = content_type.split(";", 1)[0].strip().lower()
-    return media == "application/json" or (
+    # application/json+fhir is the older FHIR media type the SAS guide still shows.
+    return media in ("application/json", "application/json+fhir") or (
         media.startswith("application/") and media.endswith("+json")
     )
 
