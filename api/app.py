@@ -13,9 +13,10 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from api import fhir, problems
+from api.console import router as console_router
 from api.deps import AppContext, Clock, system_clock
 from api.middleware import GuardMiddleware
-from api.routers import admin, availability, orienting, professionals
+from api.routers import admin, availability, orienting, professionals, reports
 from snp import idempotency
 from snp import orienting as orienting_service
 from snp.audit_cli import audit_key
@@ -97,7 +98,9 @@ def create_app(
         professionals.router,
         availability.router,
         orienting.router,
+        reports.router,
         fhir.router,
+        console_router,
     ):
         app.include_router(router)
 
