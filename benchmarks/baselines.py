@@ -12,12 +12,14 @@ measured per solve, not per test session.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import resource
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -104,14 +106,31 @@ def main(argv: list[str]) -> None:
 
     mode, size = argv
     pool, requests, now = instance(size)
+    before = _status_kb("VmRSS")
+    _reset_peak()
     start = time.perf_counter()
     index = SlotIndex.build(pool)
     outcome = METHODS[mode](requests, index, now)
     seconds = time.perf_counter() - start
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"mode": mode, "size": size, "seconds": round(seconds, 3),
-                      "peak_rss_mb": round(peak_kb / 1024), "objective": outcome.objective,
-                      "unserved": outcome.unserved}))
+                      "rss_before_mb": round(before / 1024),
+                      "peak_rss_mb": round(_status_kb("VmHWM") / 1024),
+                      "objective": outcome.objective, "unserved": outcome.unserved}))
+
+
+def _status_kb(field: str) -> int:
+    """A memory figure of this process from /proc (ru_maxrss survives exec on Linux,
+    so it would report the parent's peak; VmHWM belongs to this process image)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _reset_peak() -> None:
+    """Reset VmHWM to the current RSS (Linux ≥ 4.0), so the peak is the solve's own."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
 
 
 if __name__ == "__main__":
