@@ -13,7 +13,6 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from api import fhir, problems
-from api.console import router as console_router
 from api.deps import AppContext, Clock, system_clock
 from api.middleware import GuardMiddleware
 from api.routers import admin, availability, orienting, professionals, reports
@@ -100,7 +99,6 @@ def create_app(
         orienting.router,
         reports.router,
         fhir.router,
-        console_router,
     ):
         app.include_router(router)
 
