@@ -67,37 +67,42 @@ def screen(index: SlotIndex, request: Request, now: int) -> Screen:
     accepted = np.array([m in request.modalities for m in Modality], dtype=bool)
     excluded["modality"] = int(prof.modality_counts[~accepted].sum())
     t0, t1 = max(now, request.earliest), request.deadline
-    parts_slots: list[IntArray] = []
+    parts_pos: list[IntArray] = []  # positions in the profession's lane
     parts_km: list[FloatArray] = []
     placed_mods = [int(m) for m in PLACED_MODALITIES if accepted[m]]
     if placed_mods and prof.tree is not None:
-        slots, km, too_far, late = _placed_candidates(
+        pos, km, too_far, late = _placed_candidates(
             index, prof, request, accepted, placed_mods, t0, t1
         )
         excluded["too_far"] = too_far
         excluded["outside_time_window"] += late
-        parts_slots.append(slots)
+        parts_pos.append(pos)
         parts_km.append(km)
     if accepted[Modality.TELECONSULTATION] and len(prof.tele):
         lo = int(np.searchsorted(prof.tele_start, t0, "left"))
         hi = int(np.searchsorted(prof.tele_start, t1, "right"))
         excluded["outside_time_window"] += len(prof.tele) - (hi - lo)
-        parts_slots.append(prof.tele[lo:hi])
+        parts_pos.append(len(prof.placed) + np.arange(lo, hi, dtype=np.int64))
         parts_km.append(np.full(hi - lo, np.nan))
-    if not parts_slots:
+    if not parts_pos:
         return Screen(np.zeros(0, np.int64), np.zeros(0), excluded)
-    slots = np.concatenate(parts_slots)
+    pos = np.concatenate(parts_pos)
     km = np.concatenate(parts_km)
-    allowed = np.fromiter(request.allowed_cpts | {request.cpts}, np.int64)
-    keep = np.ones(len(slots), bool)
+    cpts = prof.lane_cpts[pos]
+    mutualised = cpts == request.cpts
+    others = np.flatnonzero(~mutualised)
+    if len(others) and request.allowed_cpts:
+        allowed = np.fromiter(request.allowed_cpts, np.int64)
+        mutualised[others] = np.isin(cpts[others], allowed)
+    keep = np.ones(len(pos), bool)
     for rule, ok in (
-        ("no_capacity", index.units[slots] > 0),
-        ("not_mutualised", np.isin(pool.cpts[slots], allowed)),
-        ("sas_reserved", ~pool.sas_reserved[slots] | (request.origin == Origin.SAS)),
+        ("no_capacity", prof.lane_units[pos] > 0),
+        ("not_mutualised", mutualised),
+        ("sas_reserved", ~prof.lane_sas[pos] | (request.origin == Origin.SAS)),
     ):
         excluded[rule] = int((keep & ~ok).sum())
         keep &= ok
-    return Screen(slots[keep], km[keep], excluded)
+    return Screen(prof.lane[pos[keep]], km[keep], excluded)
 
 
 def _placed_candidates(
@@ -109,8 +114,9 @@ def _placed_candidates(
     t0: int,
     t1: int,
 ) -> tuple[IntArray, FloatArray, int, int]:
+    """Lane positions of the placed slots in radius and window, with an accepted modality."""
     assert prof.tree is not None
-    offset, span, modality = index.time_offset, index.time_span, index.pool.modality
+    offset, span = index.time_offset, index.time_span
     xyz = unit_vectors(np.array([request.lat]), np.array([request.lon]))[0]
     sites = np.asarray(
         prof.tree.query_ball_point(xyz, float(chord_for_km(request.radius_km))), dtype=np.int64
@@ -124,10 +130,9 @@ def _placed_candidates(
     lo = np.searchsorted(prof.placed_key, base + _clip(t0 - offset, span), "left")
     hi = np.searchsorted(prof.placed_key, base + _clip(t1 - offset, span), "right")
     owner, pos = expand_ranges(lo, hi)
-    slots = prof.placed[pos]
-    ok = accepted[modality[slots]]
-    slots, km = slots[ok], km_site[owner][ok]
-    return slots, km, too_far, in_ball - len(slots)
+    ok = accepted[prof.lane_modality[pos]]
+    pos, km = pos[ok], km_site[owner][ok]
+    return pos, km, too_far, in_ball - len(pos)
 
 
 def _clip(rel: int | IntArray, span: int) -> IntArray:

@@ -49,17 +49,11 @@ def edge_terms(
 ) -> dict[str, IntArray]:
     """Each edge term for the pairs (rq[req], pool[slot]); ``km`` is NaN for teleconsultation."""
     pool = index.pool
-    start = pool.start[slot]
-    t0 = rq.t0[req]
-    window = np.maximum(rq.t1[req] - t0, 1)
     mt = rq.medecin_traitant[req]
     sas_next = sas_load[index.pw[slot]] + 1
     zero = np.zeros(len(req), np.int64)
     return {
-        "distance": np.rint(np.nan_to_num(km, nan=0.0) * weights.per_km).astype(np.int64),
-        "wait": weights.per_minute_wait * ((start - now) // 60),
-        "deadline": per_priority(weights.deadline_closeness, rq.priority[req]) * (start - t0)
-        // window,
+        **travel_terms(index, rq, req, slot, km, now, weights),
         "not_medecin_traitant": np.where(
             (mt >= 0) & (pool.professional[slot] != mt), weights.not_medecin_traitant, zero
         ),
@@ -69,6 +63,31 @@ def edge_terms(
             weights.sas_weekly_step_beyond_cap * np.maximum(sas_next - weights.sas_weekly_cap, 0),
             zero,
         ),
+    }
+
+
+def travel_terms(
+    index: SlotIndex,
+    rq: RequestArrays,
+    req: IntArray,
+    slot: IntArray,
+    km: FloatArray,
+    now: int,
+    weights: Weights,
+) -> dict[str, IntArray]:
+    """Distance, wait and deadline-closeness: the terms fixed by where and when the slot is.
+
+    Every other term is ≥ 0, so their sum is a lower bound of the full cost (used by
+    ``rank`` to cost only the slots that can reach the top k).
+    """
+    start = index.pool.start[slot]
+    t0 = rq.t0[req]
+    window = np.maximum(rq.t1[req] - t0, 1)
+    return {
+        "distance": np.rint(np.nan_to_num(km, nan=0.0) * weights.per_km).astype(np.int64),
+        "wait": weights.per_minute_wait * ((start - now) // 60),
+        "deadline": per_priority(weights.deadline_closeness, rq.priority[req]) * (start - t0)
+        // window,
     }
 
 

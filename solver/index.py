@@ -47,6 +47,13 @@ class ProfessionIndex:
     placed_key: IntArray  # site * time_span + (start - time_offset), sorted
     tele: IntArray  # pool positions of teleconsultation slots, sorted by start
     tele_start: IntArray
+    # placed then tele slots, with the attributes the rules read, stored contiguously so
+    # that screening one request reads memory in order instead of gathering from the pool
+    lane: IntArray
+    lane_modality: IntArray
+    lane_units: IntArray
+    lane_cpts: IntArray
+    lane_sas: BoolArray
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -164,7 +171,13 @@ def _build_profession(pool: SlotPool, group: IntArray, offset: int, span: int) -
         site_mod = np.zeros((len(site_lat), 3), np.int64)
         np.add.at(site_mod, (site, pool.modality[placed]), 1)
         tree = cKDTree(unit_vectors(site_lat, site_lon), balanced_tree=False, compact_nodes=False)
+    lane = np.concatenate([placed, tele]).astype(np.int64)
     return ProfessionIndex(
+        lane=lane,
+        lane_modality=pool.modality[lane],
+        lane_units=(pool.capacity[lane] + pool.surnumeraire[lane]).astype(np.int64),
+        lane_cpts=pool.cpts[lane],
+        lane_sas=pool.sas_reserved[lane],
         size=len(group),
         modality_counts=np.bincount(modality, minlength=3).astype(np.int64),
         tree=tree,

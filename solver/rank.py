@@ -7,10 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from solver.candidates import RequestArrays, screen
-from solver.cost import EDGE_TERMS, edge_terms, slot_terms
+from solver.cost import EDGE_TERMS, edge_terms, slot_terms, travel_terms
 from solver.explain import describe, with_medecin_traitant
 from solver.index import SlotIndex
-from solver.types import IntArray, Load, Request, SlotPool
+from solver.types import FloatArray, IntArray, Load, Request, SlotPool
 from solver.validation import validate_request
 from solver.weights import Weights
 
@@ -69,9 +69,10 @@ def rank(
     if not len(cand) or k <= 0:
         return Ranking(request.request_id, (), found.excluded, len(cand))
     rq = RequestArrays.build([request], now)
-    req = np.zeros(len(cand), np.int64)
-    terms = edge_terms(index, rq, req, cand, found.km, now, weights, sas)
-    terms.update(slot_terms(index, cand, daily, weights))
+    km = found.km
+    if len(cand) > LAZY_FACTOR * k:
+        cand, km = _contenders(index, rq, cand, km, now, k, weights, daily, sas)
+    terms = _all_terms(index, rq, cand, km, now, weights, daily, sas)
     total = np.sum(np.stack(list(terms.values())), axis=0)
     best = _top_k(total, index.pool.start[cand], index.pool.slot_id[cand], k)
     proposals = tuple(
@@ -79,7 +80,7 @@ def rank(
             index,
             request,
             int(cand[i]),
-            found.km[i],
+            km[i],
             {n: int(t[i]) for n, t in terms.items()},
             int(total[i]),
             int(daily[index.pd[cand[i]]]),
@@ -87,7 +88,54 @@ def rank(
         )
         for i in best
     )
-    return Ranking(request.request_id, proposals, found.excluded, len(cand))
+    return Ranking(request.request_id, proposals, found.excluded, len(found.slots))
+
+
+LAZY_FACTOR = 8
+
+
+def _all_terms(
+    index: SlotIndex,
+    rq: RequestArrays,
+    cand: IntArray,
+    km: FloatArray,
+    now: int,
+    weights: Weights,
+    daily: IntArray,
+    sas: IntArray,
+) -> dict[str, IntArray]:
+    req = np.zeros(len(cand), np.int64)
+    terms = edge_terms(index, rq, req, cand, km, now, weights, sas)
+    terms.update(slot_terms(index, cand, daily, weights))
+    return terms
+
+
+def _contenders(
+    index: SlotIndex,
+    rq: RequestArrays,
+    cand: IntArray,
+    km: FloatArray,
+    now: int,
+    k: int,
+    weights: Weights,
+    daily: IntArray,
+    sas: IntArray,
+) -> tuple[IntArray, FloatArray]:
+    """The slots that can still be in the top k, without costing every feasible slot.
+
+    The travel terms bound each full cost from below. Cost fully the 4k slots with
+    the lowest bound; the k-th best of those caps the answer, and only slots whose
+    bound does not exceed the cap can reach the top k (ties included).
+    """
+    req = np.zeros(len(cand), np.int64)
+    travel = travel_terms(index, rq, req, cand, km, now, weights)
+    bound = travel["distance"] + travel["wait"] + travel["deadline"]
+    probe = np.argpartition(bound, 4 * k)[: 4 * k]
+    probe_terms = _all_terms(index, rq, cand[probe], km[probe], now, weights, daily, sas)
+    probe_total = np.sum(np.stack(list(probe_terms.values())), axis=0)
+    cap = np.partition(probe_total, k - 1)[k - 1]
+    keep = np.flatnonzero(bound <= cap)
+    return cand[keep], km[keep]
 
 
 def _top_k(total: IntArray, start: IntArray, slot_id: IntArray, k: int) -> IntArray:
