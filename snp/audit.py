@@ -201,8 +201,12 @@ def _row_hash(row: AuditEventRow | Any) -> str:
 # ---------------------------------------------------------------------- append
 
 
-def _lock_chain(session: Session, cpts_id: int) -> None:
+def lock_chain(session: Session, cpts_id: int) -> None:
     """Serialise appends to one chain until the caller's transaction ends.
+
+    Every write that will append to the chain takes this lock *before* any row
+    lock (services call it first; taking it again is free): with the order
+    always chain-then-rows, two writers cannot deadlock on PostgreSQL.
 
     Without it two transactions read the same head and the loser fails on the
     unique (cpts_id, seq) constraint. An advisory lock (rather than SELECT ...
@@ -248,7 +252,7 @@ def append(
     clean = normalise_payload(payload)
     at = at.astimezone(UTC) if at.tzinfo is not None else at
     _iso_utc(at)  # refuses naive times before they reach the hash
-    _lock_chain(session, cpts_id)
+    lock_chain(session, cpts_id)
     head_seq, head_hash = _head(session, cpts_id)
     seq = head_seq + 1
     row = AuditEventRow(
@@ -294,7 +298,7 @@ def checkpoint(session: Session, cpts_id: int, key: bytes, at: datetime) -> Audi
     """Sign the current head of the CPTS chain and store it apart from the chain."""
     if not key:
         raise ValueError("a checkpoint key is required")
-    _lock_chain(session, cpts_id)  # the head must not move while we sign it
+    lock_chain(session, cpts_id)  # the head must not move while we sign it
     seq, head_hash = _head(session, cpts_id)
     row = AuditCheckpointRow(
         cpts_id=cpts_id,

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from snp import audit
 from snp.errors import ConflictError, DomainError, NotFoundError
 from snp.orientation import OrientationStatus, check_transition, frees_capacity
 from snp.orm import OrientationRow, SlotRow
@@ -158,6 +159,12 @@ def release_expired_holds(
     )
     if slot_id is not None:
         query = query.where(OrientationRow.slot_id == slot_id)
+    else:
+        # The sweep appends to the chains of these CPTS: lock them before any row
+        # (ascending, one order for everyone), as every writer does.
+        chains = query.with_only_columns(OrientationRow.cpts_id).distinct()
+        for cpts_id in sorted(session.scalars(chains).all()):
+            audit.lock_chain(session, cpts_id)
     lapsed = session.scalars(query).all()
     expired = []
     for orientation_id in lapsed:

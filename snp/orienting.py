@@ -183,13 +183,31 @@ def _request(
     session: Session, actor: Actor, request_id: int, *, lock: bool = False
 ) -> CareRequestRow:
     query = select(CareRequestRow).where(CareRequestRow.id == request_id)
+    if lock:
+        cpts_of = select(CareRequestRow.cpts_id).where(CareRequestRow.id == request_id)
+        _lock_chain_of(session, cpts_of)
     row = session.scalars(query.with_for_update() if lock else query).first()
     if row is None or not _can_see_cpts(actor, row.cpts_id):
         raise NotFoundError("request", request_id)
     return row
 
 
-def _orientation(session: Session, actor: Actor, orientation_id: int) -> OrientationRow:
+def _lock_chain_of(session: Session, cpts_of: Any) -> None:
+    """Take the audit chain lock of the CPTS the row belongs to before any row lock
+    (see :func:`snp.audit.lock_chain`): a writer that locked a slot and then waited
+    for the chain deadlocked with one that held the chain and wanted the slot."""
+    cpts_id = session.scalar(cpts_of)
+    if cpts_id is not None:
+        audit.lock_chain(session, cpts_id)
+
+
+def _orientation(
+    session: Session, actor: Actor, orientation_id: int, *, lock: bool = False
+) -> OrientationRow:
+    if lock:
+        _lock_chain_of(
+            session, select(OrientationRow.cpts_id).where(OrientationRow.id == orientation_id)
+        )
     row = session.get(OrientationRow, orientation_id)
     if row is None:
         raise NotFoundError("orientation", orientation_id)
@@ -490,7 +508,7 @@ def hold_slot(
 
 def book(session: Session, actor: Actor, orientation_id: int, now: datetime) -> OrientationView:
     """Confirm a live hold: the appointment the patient is told about."""
-    row = _orientation(session, actor, orientation_id)
+    row = _orientation(session, actor, orientation_id, lock=True)
     booking.book(session, orientation_id, now)
     session.refresh(row)
     _audit(
@@ -536,7 +554,7 @@ def cancel(
     The request returns to the waiting list unless ``close_request`` (the
     patient no longer needs care).
     """
-    row = _orientation(session, actor, orientation_id)
+    row = _orientation(session, actor, orientation_id, lock=True)
     booking.change_status(session, orientation_id, OrientationStatus.CANCELLED, now)
     request = session.get(CareRequestRow, row.request_id)
     assert request is not None
@@ -562,7 +580,7 @@ def reorient(
     session: Session, actor: Actor, orientation_id: int, slot_id: int, now: datetime
 ) -> OrientationView:
     """Hold the new slot first; the old booking is released when the new one is booked."""
-    old = _orientation(session, actor, orientation_id)
+    old = _orientation(session, actor, orientation_id, lock=True)
     if old.status not in (OrientationStatus.HELD, OrientationStatus.BOOKED):
         raise DomainError(
             "orientation_id",
@@ -593,7 +611,7 @@ def record_outcome(
             f"{outcome} is not an outcome",
             "Use honoured, no_show, redirected_15 or redirected_ed.",
         )
-    row = _orientation(session, actor, orientation_id)
+    row = _orientation(session, actor, orientation_id, lock=True)
     previous = booking.change_status(session, orientation_id, outcome, now)
     session.refresh(row)
     _audit(
@@ -734,6 +752,7 @@ def _pending_for(
 
 def plan_pending(session: Session, actor: Actor, now: datetime) -> PlanView:
     """Orient every pending request of the actor's CPTS jointly, holding the slots.
+    audit.lock_chain(session, actor.cpts_id)
 
     All or nothing: if one planned place was taken meanwhile, the whole plan is
     rolled back (the caller's transaction fails) and can be re-run.
