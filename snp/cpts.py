@@ -30,6 +30,10 @@ class CptsSettings(BaseModel):
     def hold_for(self) -> timedelta:
         return timedelta(minutes=self.hold_minutes)
 
+    def priority_rank(self, priority: str) -> int:
+        """0 for the most urgent class, in the order the CPTS lists them."""
+        return self.calendar.priorities.names.index(priority)
+
 
 @dataclass(frozen=True, slots=True)
 class Cpts:

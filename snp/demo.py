@@ -350,7 +350,7 @@ def _orient_one(
         settings = cpts_settings(cpts_row)
         request = solver_request(
             row,
-            priority_rank=settings.calendar.priorities.names.index(row.priority),
+            priority_rank=settings.priority_rank(row.priority),
             allowed=allowed_cpts(s, row.cpts_id),
             now=now,
         )

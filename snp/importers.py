@@ -21,6 +21,7 @@ from snp.errors import DomainError
 from snp.geo import CommuneDirectory, UnknownCommuneError
 from snp.modalities import Modality
 from snp.orm import CptsRow, PlageRow, ProfessionalRow, SiteRow
+from snp.plage_rows import plage_from_row, plage_row
 from snp.plages import Plage, find_overlap, parse_weekday
 from snp.professionals import Professional, rpps_warnings
 from snp.professions import parse_profession
@@ -322,38 +323,9 @@ def _plage_row(session: Session, plage: Plage, professional_id: int) -> PlageRow
     site_id = session.scalars(
         select(ProfessionalRow.main_site_id).where(ProfessionalRow.id == professional_id)
     ).one()
-    return PlageRow(
-        professional_id=professional_id,
-        site_id=site_id,
-        weekday=plage.weekday,
-        start_local=plage.start,
-        end_local=plage.end,
-        valid_from=plage.valid_from,
-        valid_until=plage.valid_until,
-        slot_minutes=plage.slot_minutes,
-        modality=str(plage.modality),
-        capacity=plage.capacity,
-        surnumeraire=plage.surnumeraire,
-        sas_reserved=plage.sas_reserved,
-    )
+    return plage_row(plage, professional_id, site_id)
 
 
 def _existing_plages(session: Session) -> list[Plage]:
     rows = session.execute(select(PlageRow, ProfessionalRow).join(ProfessionalRow)).all()
-    return [
-        Plage(
-            professional_rpps=pro.rpps,
-            profession=parse_profession(pro.profession),
-            weekday=p.weekday,
-            start=p.start_local,
-            end=p.end_local,
-            valid_from=p.valid_from,
-            valid_until=p.valid_until,
-            slot_minutes=p.slot_minutes,
-            modality=Modality(p.modality),
-            capacity=p.capacity,
-            surnumeraire=p.surnumeraire,
-            sas_reserved=p.sas_reserved,
-        )
-        for p, pro in rows
-    ]
+    return [plage_from_row(p, pro) for p, pro in rows]

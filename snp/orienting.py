@@ -318,7 +318,7 @@ def _ranking(session: Session, row: CareRequestRow, now: datetime, k: int) -> Ra
     )
     request = solver_request(
         row,
-        priority_rank=settings.calendar.priorities.names.index(row.priority),
+        priority_rank=settings.priority_rank(row.priority),
         allowed=allowed,
         now=now,
     )
@@ -636,6 +636,21 @@ def release_expired(session: Session, now: datetime) -> int:
     """Expire lapsed holds, put their requests back on the waiting list, and offer
     each freed place to the next request that fits it."""
     expired = booking.release_expired_holds(session, now)
+    _requeue_expired(session, expired, now, offer_freed_places=True)
+    return len(expired)
+
+
+def _expire_holds_of_slot(session: Session, slot_id: int, now: datetime) -> bool:
+    expired = booking.release_expired_holds(session, now, slot_id=slot_id)
+    # The caller is about to take the freed place itself: offer it to no one else.
+    _requeue_expired(session, expired, now, offer_freed_places=False)
+    return bool(expired)
+
+
+def _requeue_expired(
+    session: Session, expired: list[int], now: datetime, *, offer_freed_places: bool
+) -> None:
+    """Put the requests of lapsed holds back on the waiting list and trace it."""
     for orientation_id in expired:
         row = session.get(OrientationRow, orientation_id)
         assert row is not None
@@ -655,29 +670,8 @@ def release_expired(session: Session, now: datetime) -> int:
             request_id=row.request_id,
             slot_id=row.slot_id,
         )
-        _offer_freed_place(session, row.slot_id, now, skip_request=row.request_id)
-    return len(expired)
-
-
-def _expire_holds_of_slot(session: Session, slot_id: int, now: datetime) -> bool:
-    expired = booking.release_expired_holds(session, now, slot_id=slot_id)
-    for orientation_id in expired:
-        row = session.get(OrientationRow, orientation_id)
-        assert row is not None
-        request = session.get(CareRequestRow, row.request_id)
-        if request is not None and request.status == RequestStatus.ORIENTED:
-            request.status = str(RequestStatus.PENDING)
-        _audit(
-            session,
-            row.cpts_id,
-            SYSTEM,
-            "hold_expired",
-            now,
-            orientation_id=row.id,
-            request_id=row.request_id,
-            slot_id=row.slot_id,
-        )
-    return bool(expired)
+        if offer_freed_places:
+            _offer_freed_place(session, row.slot_id, now, skip_request=row.request_id)
 
 
 def _has_live_orientation(session: Session, request_id: int) -> bool:
@@ -739,7 +733,7 @@ def _pending_for(
         requests.append(
             solver_request(
                 row,
-                priority_rank=settings.calendar.priorities.names.index(row.priority),
+                priority_rank=settings.priority_rank(row.priority),
                 allowed=allowed,
                 now=now,
             )
@@ -752,13 +746,13 @@ def _pending_for(
 
 def plan_pending(session: Session, actor: Actor, now: datetime) -> PlanView:
     """Orient every pending request of the actor's CPTS jointly, holding the slots.
-    audit.lock_chain(session, actor.cpts_id)
 
     All or nothing: if one planned place was taken meanwhile, the whole plan is
     rolled back (the caller's transaction fails) and can be re-run.
     """
     if actor.cpts_id is None:
         raise DomainError("cpts", "a plan is made for one CPTS", "Use a CPTS user's token.")
+    audit.lock_chain(session, actor.cpts_id)
     allowed = allowed_cpts(session, actor.cpts_id)
     settings = _settings(session, actor.cpts_id)
     rows = session.scalars(
@@ -777,7 +771,7 @@ def plan_pending(session: Session, actor: Actor, now: datetime) -> PlanView:
     requests = [
         solver_request(
             r,
-            priority_rank=settings.calendar.priorities.names.index(r.priority),
+            priority_rank=settings.priority_rank(r.priority),
             allowed=allowed,
             now=now,
         )

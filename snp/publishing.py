@@ -13,10 +13,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from snp.modalities import Modality
 from snp.orm import CptsRow, PlageRow, ProfessionalRow, SlotRow
-from snp.plages import Plage
-from snp.professions import Profession
+from snp.plage_rows import plage_from_row
 
 DEFAULT_HORIZON = timedelta(hours=48)
 
@@ -49,7 +47,7 @@ def publish_slots(
     }
     new_rows = []
     for plage_row, pro, cpts in rows:
-        plage = _plage(plage_row, pro)
+        plage = plage_from_row(plage_row, pro)
         tz = _zone(cpts)
         for slot in plage.expand(tz, now, until, departement=cpts.departement_code):
             if (pro.id, slot.start) in existing:
@@ -79,20 +77,3 @@ def publish_slots(
 
 def _zone(cpts: CptsRow) -> ZoneInfo:
     return ZoneInfo(cpts.timezone)
-
-
-def _plage(row: PlageRow, pro: ProfessionalRow) -> Plage:
-    return Plage(
-        professional_rpps=pro.rpps,
-        profession=Profession(pro.profession),
-        weekday=row.weekday,
-        start=row.start_local,
-        end=row.end_local,
-        valid_from=row.valid_from,
-        valid_until=row.valid_until,
-        slot_minutes=row.slot_minutes,
-        modality=Modality(row.modality),
-        capacity=row.capacity,
-        surnumeraire=row.surnumeraire,
-        sas_reserved=row.sas_reserved,
-    )

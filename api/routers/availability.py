@@ -25,6 +25,7 @@ from api.schemas.availability import (
 from api.schemas.common import PROBLEM_RESPONSES
 from snp.actors import Actor, Role
 from snp.orm import CptsRow, PlageRow, ProfessionalRow, SiteRow, SlotRow
+from snp.plage_rows import plage_from_row, plage_row
 from snp.plages import Plage, find_overlap, parse_weekday
 from snp.professions import Profession
 from snp.publishing import publish_slots
@@ -63,18 +64,6 @@ def _zone(session: DbSession, cpts_id: int) -> ZoneInfo:
     return ZoneInfo(tz or "Europe/Paris")
 
 
-def _plage_domain(row: PlageRow, rpps: str, profession: int) -> Plage:
-    return Plage(
-        professional_rpps=rpps,
-        profession=Profession(profession),
-        weekday=row.weekday,
-        start=row.start_local,
-        end=row.end_local,
-        valid_from=row.valid_from,
-        valid_until=row.valid_until,
-    )
-
-
 # ----------------------------------------------------------------------------- plages
 
 
@@ -99,7 +88,7 @@ def create_plage(body: PlageCreate, session: DbSession, now: Now, actor: Publish
     )
     plage.check_not_in_past(now.astimezone(_zone(session, pro.cpts_id)).date())
     existing = [
-        _plage_domain(r, pro.rpps, pro.profession)
+        plage_from_row(r, pro)
         for r in session.scalars(select(PlageRow).where(PlageRow.professional_id == pro.id))
     ]
     clash = find_overlap([*existing, plage])
@@ -110,20 +99,7 @@ def create_plage(body: PlageCreate, session: DbSession, now: Now, actor: Publish
             f"overlaps the plage {other.start:%H:%M}-{other.end:%H:%M} on the same weekday",
             "Change the hours or the weekday, or delete the other plage first.",
         )
-    row = PlageRow(
-        professional_id=pro.id,
-        site_id=site_id,
-        weekday=plage.weekday,
-        start_local=plage.start,
-        end_local=plage.end,
-        valid_from=plage.valid_from,
-        valid_until=plage.valid_until,
-        slot_minutes=plage.slot_minutes,
-        modality=str(plage.modality),
-        capacity=plage.capacity,
-        surnumeraire=plage.surnumeraire,
-        sas_reserved=plage.sas_reserved,
-    )
+    row = plage_row(plage, pro.id, site_id)
     session.add(row)
     session.flush()
     published = publish_slots(session, now, plage_ids=[row.id])
