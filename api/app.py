@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from api import fhir, problems
+from api.console import router as console_router
 from api.deps import AppContext, Clock, system_clock
 from api.middleware import GuardMiddleware
 from api.routers import admin, availability, orienting, professionals, reports
@@ -99,6 +100,7 @@ def create_app(
         orienting.router,
         reports.router,
         fhir.router,
+        console_router,
     ):
         app.include_router(router)
 
