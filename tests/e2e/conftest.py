@@ -2,7 +2,8 @@
 and Debian's Chromium driven by Playwright (never a downloaded browser).
 
 The browser tests skip, with the reason, when Playwright or Chromium is missing
-(``.ci/run`` installs Chromium with apt). Screenshots go to an artefacts folder
+(``.ci/run`` installs Chromium with apt and sets ``SNP_E2E_REQUIRED=1``, which
+turns that skip into a failure). Screenshots go to an artefacts folder
 (``$SNP_E2E_ARTEFACTS``, else a pytest temporary folder); with
 ``SNP_UPDATE_SCREENSHOTS=1`` one of each page is also copied to docs/screenshots.
 """
@@ -137,6 +138,8 @@ def artefacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def playwright_session() -> Iterator[Playwright]:
     if BROWSER_MISSING is not None:
+        if os.environ.get("SNP_E2E_REQUIRED") == "1":  # CI: the browser tests must run
+            pytest.fail(f"SNP_E2E_REQUIRED=1 but {BROWSER_MISSING}")
         pytest.skip(BROWSER_MISSING)
     from playwright.sync_api import sync_playwright
 

@@ -189,6 +189,7 @@ def test_professional_publishes_a_plage(
     expect(
         page.locator("#creneaux tbody tr", has_text="21 h 00").first.get_by_role("checkbox")
     ).to_be_checked()
+    page.evaluate("window.scrollTo(0, 0)")
     shots.take(page, "disponibilites", for_docs=True)
 
 

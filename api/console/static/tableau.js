@@ -83,7 +83,8 @@ async function show() {
   } else {
     holder.hidden = true;
   }
-  announce(`Indicateurs du ${from} au ${last} affichés${ok ? "" : " (certains jours indisponibles)"}.`);
+  const fr = (iso) => new Date(iso + "T12:00:00Z").toLocaleDateString("fr-FR", { timeZone: "UTC" });
+  announce(`Indicateurs du ${fr(from)} au ${fr(last)} affichés${ok ? "" : " (certains jours indisponibles)"}.`);
 }
 
 // ----------------------------------------------------------------------------- statements
