@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from snp.booking import SlotTakenError
@@ -186,6 +187,16 @@ def install(app: FastAPI) -> None:
             str(exc),
             slot_id=exc.slot_id,
             next_proposals=[],
+        ).response(request)
+
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    def _overflow(request: Request, exc: Exception) -> ProblemResponse:
+        # An id or number beyond 64 bits passes int validation, then the database
+        # refuses it (SQLite: OverflowError; PostgreSQL: DataError "bigint out of
+        # range"): the input is wrong, not the server.
+        return invalid(
+            "id", "a number is beyond the 64-bit range", "Use ids and numbers below 2**63."
         ).response(request)
 
     @app.exception_handler(ConflictError)
