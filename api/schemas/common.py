@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 
 class Input(BaseModel):
@@ -12,6 +12,19 @@ class Input(BaseModel):
     misspelt optional field (``surnumeraire_reson``) cannot go unnoticed."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*")
+    @classmethod
+    def _storable_text(cls, value: Any) -> Any:
+        """PostgreSQL cannot store a NUL character, nor UTF-8 an unpaired surrogate:
+        refuse them here (422) rather than fail at the database (500)."""
+        texts = value if isinstance(value, list | tuple | set) else [value]
+        for text in texts:
+            if isinstance(text, str) and (
+                "\x00" in text or any("\ud800" <= c <= "\udfff" for c in text)
+            ):
+                raise ValueError("contains a NUL character or an unpaired surrogate")
+        return value
 
 
 class Output(BaseModel):
