@@ -248,3 +248,24 @@ def simple_request(i: int, **changes: object) -> Request:
     }
     base.update(changes)
     return Request(**base)  # type: ignore[arg-type]
+
+
+def first_failed_rule(request: Request, pool: SlotPool, j: int, now: int) -> str | None:
+    """The first hard rule slot j fails for the request, in the documented order."""
+    if pool.profession[j] != request.profession:
+        return "profession"
+    if Modality(int(pool.modality[j])) not in request.modalities:
+        return "modality"
+    if pool.modality[j] != Modality.TELECONSULTATION and km_between(
+        request.lat, request.lon, float(pool.lat[j]), float(pool.lon[j])
+    ) > request.radius_km:
+        return "too_far"
+    if not max(now, request.earliest) <= pool.start[j] <= request.deadline:
+        return "outside_time_window"
+    if pool.capacity[j] + pool.surnumeraire[j] <= 0:
+        return "no_capacity"
+    if int(pool.cpts[j]) not in request.allowed_cpts | {request.cpts}:
+        return "not_mutualised"
+    if pool.sas_reserved[j] and request.origin != Origin.SAS:
+        return "sas_reserved"
+    return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -10,6 +12,7 @@ from solver import RULES, Load, SlotIndex, Weights, plan, rank
 from tests.solver.instances import (
     NOW,
     feasible,
+    first_failed_rule,
     make_pool,
     make_requests,
     pair_cost,
@@ -32,6 +35,8 @@ def test_rank_lists_feasible_slots_cheapest_first(seed: int, k: int) -> None:
         expected = [j for j in range(len(pool)) if feasible(request, pool, j, NOW)]
         assert ranking.feasible == len(expected)
         assert sum(ranking.excluded.values()) + ranking.feasible == len(pool)
+        counted = Counter(first_failed_rule(request, pool, j, NOW) for j in range(len(pool)))
+        assert ranking.excluded == {rule: counted.get(rule, 0) for rule in RULES}
         assert list(ranking.excluded) == list(RULES)
         assert len(ranking.proposals) == min(k, len(expected))
         costs = [p.cost for p in ranking.proposals]
