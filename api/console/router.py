@@ -85,6 +85,8 @@ PAGES = {
 }
 
 router = APIRouter(tags=["console"])
+# The console's unauthenticated helpers (demo login, commune search) stay out of the
+# published API description: every documented operation there needs a token.
 Orienter = Annotated[Actor, roles(Role.OPERATOR, Role.REGULATOR, Role.COORDINATOR)]
 
 ROLE_LABELS = {
@@ -231,14 +233,14 @@ def _require_demo(ctx: Ctx) -> None:
         )
 
 
-@router.get("/console/api/login-options", response_model=LoginOptionsOut)
+@router.get("/console/api/login-options", response_model=LoginOptionsOut, include_in_schema=False)
 def login_options(session: DbSession, ctx: Ctx) -> LoginOptionsOut:
     """Whether the demo login is open, and then the users one may log in as."""
     demo = _demo_login_enabled(ctx)
     return LoginOptionsOut(demo_login=demo, users=_users(session) if demo else [])
 
 
-@router.post("/console/api/login", response_model=LoginOut)
+@router.post("/console/api/login", response_model=LoginOut, include_in_schema=False)
 def login(body: LoginIn, session: DbSession, ctx: Ctx) -> LoginOut:
     """Demo deployments: a local token for one of the existing users."""
     _require_demo(ctx)
@@ -256,7 +258,12 @@ def login(body: LoginIn, session: DbSession, ctx: Ctx) -> LoginOut:
     return LoginOut(token=token, user=user)
 
 
-@router.post("/console/api/demo-users", response_model=list[DemoUserOut], status_code=201)
+@router.post(
+    "/console/api/demo-users",
+    response_model=list[DemoUserOut],
+    status_code=201,
+    include_in_schema=False,
+)
 def create_demo_users(session: DbSession, ctx: Ctx, now: Now) -> list[DemoUserOut]:
     """Demo deployments: an operator, a SAS regulator, a coordinator and a doctor of
     the CPTS with the most open slots ahead (created once; calling again is harmless)."""
@@ -387,7 +394,7 @@ def _commune_out(c: Commune) -> CommuneOut:
     )
 
 
-@router.get("/console/api/communes", response_model=list[CommuneOut])
+@router.get("/console/api/communes", response_model=list[CommuneOut], include_in_schema=False)
 def communes(
     q: Annotated[str | None, Query(max_length=80, description="name or postal code")] = None,
     codes: Annotated[
