@@ -1,0 +1,59 @@
+"""Bounded async traffic on loopback: outcome tallies and latency percentiles."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import httpx
+
+
+@dataclass
+class Tally:
+    """What the clients saw: (operation, status) counts and latencies in ms."""
+
+    statuses: Counter[tuple[str, int]] = field(default_factory=Counter)
+    problems: Counter[tuple[str, str]] = field(default_factory=Counter)
+    latencies: dict[str, list[float]] = field(default_factory=dict)
+    transport_errors: Counter[str] = field(default_factory=Counter)
+
+    def record(self, op: str, response: httpx.Response, started: float) -> None:
+        self.latencies.setdefault(op, []).append((time.perf_counter() - started) * 1000)
+        self.statuses[(op, response.status_code)] += 1
+        if response.status_code >= 400:
+            kind = str(response.json().get("type", "")).rsplit("/", 1)[-1]
+            self.problems[(op, f"{response.status_code} {kind}")] += 1
+
+    def count(self, op: str, status: int | None = None) -> int:
+        return sum(n for (o, s), n in self.statuses.items() if o == op and status in (None, s))
+
+    def server_errors(self) -> int:
+        return sum(n for (_, s), n in self.statuses.items() if s >= 500)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0-100) of a non-empty list."""
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
+    return ordered[rank]
+
+
+def async_client(base_url: str, clients: int, timeout: float = 30.0) -> httpx.AsyncClient:
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    return httpx.AsyncClient(base_url=base_url, timeout=timeout, limits=limits)
+
+
+def report(name: str, figures: Mapping[str, object]) -> None:
+    """Print the figures (shown with -s or on failure) and append them to
+    ``var/reliability/figures.jsonl`` for BENCHMARKS.md."""
+    import json
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[2] / "var" / "reliability"
+    folder.mkdir(parents=True, exist_ok=True)
+    line = json.dumps({"test": name, **figures}, default=str)
+    print(line)
+    with (folder / "figures.jsonl").open("a") as out:
+        out.write(line + "\n")
