@@ -30,7 +30,7 @@ from solver.cost import (
     sas_marginals,
 )
 from solver.explain import describe, unserved_reason, with_medecin_traitant
-from solver.flow import FlowSolution, potentials, slot_potentials, solve_flow
+from solver.flow import potentials, slot_potentials, solve_flow
 from solver.index import SlotIndex
 from solver.rank import as_index
 from solver.types import BoolArray, IntArray, Load, Request, SlotPool
@@ -90,6 +90,7 @@ def plan(
     load: Load | None = None,
     weights: Weights | None = None,
     top_n: int | None = 6,
+    workers: int = 1,
 ) -> Plan:
     """Optimal assignment of ``requests`` to slots.
 
@@ -97,6 +98,8 @@ def plan(
     the reduced-cost certificate brings back any other edge that could lower
     the cost, so the optimum does not depend on it. ``top_n=None`` solves once
     on every feasible edge (the reference the tests and benchmarks compare to).
+    ``workers > 1`` solves independent groups of professions (groups that share no
+    professional, hence no capacity and no fairness term) in forked processes.
     """
     weights = weights or Weights()
     index = as_index(slots)
@@ -109,9 +112,125 @@ def plan(
         edge_req, edge_slot, edge_c = _all_edges(index, rq, now, weights, sas)
         sol = solve_flow(index, edge_req, edge_slot, edge_c, unassigned, daily, weights)
         stats = PlanStats(1, len(edge_req), len(edge_req), 0)
-        return _result(index, rq, sol.assigned_slot(edge_slot), sol, unassigned, now, weights,
-                       daily, sas, stats)
+        return _result(index, rq, sol.assigned_slot(edge_slot), sol.cost, unassigned, now,
+                       weights, daily, sas, stats)
 
+    groups = independent_groups(index, rq)
+    if workers > 1 and len(groups) > 1:
+        solved = _solve_in_processes(index, requests, groups, now, weights, daily, sas,
+                                     unassigned, top_n, workers)
+    else:
+        solved = [_solve_group(index, requests, g, now, weights, daily, sas, unassigned, top_n)
+                  for g in groups]
+    chosen = np.full(len(rq), -1, np.int64)
+    for group, (part, _, _) in zip(groups, solved, strict=True):
+        chosen[group] = part
+    lower_bound = sum(cost for _, cost, _ in solved)
+    stats = PlanStats(
+        rounds=max((st.rounds for _, _, st in solved), default=0),
+        edges_generated=sum(st.edges_generated for _, _, st in solved),
+        edges_in_flow=sum(st.edges_in_flow for _, _, st in solved),
+        edges_added=sum(st.edges_added for _, _, st in solved),
+    )
+    return _result(index, rq, chosen, lower_bound, unassigned, now, weights, daily, sas, stats)
+
+
+def independent_groups(index: SlotIndex, rq: RequestArrays) -> list[IntArray]:
+    """Request positions split into groups of professions that share no professional.
+
+    Two professions are joined when one professional has slots in both; requests of
+    a profession absent from the pool form their own group. The objective and the
+    constraints are sums over groups, so solving each group optimally is optimal.
+    """
+    pool = index.pool
+    codes = sorted(set(index.professions) | {int(c) for c in np.unique(rq.profession)})
+    parent = {c: c for c in codes}
+
+    def root(c: int) -> int:
+        while parent[c] != c:
+            c = parent[c]
+        return c
+
+    if len(pool):
+        pairs = np.unique(np.column_stack((pool.professional, pool.profession)), axis=0)
+        first_of: dict[int, int] = {}
+        for professional, profession in pairs.tolist():
+            other = first_of.setdefault(professional, profession)
+            parent[root(profession)] = root(other)
+    label = np.array([root(int(c)) for c in rq.profession], np.int64)
+    order = np.argsort(label, kind="stable")
+    cuts = np.flatnonzero(np.diff(label[order])) + 1
+    return [g for g in np.split(order, cuts) if len(g)]
+
+
+@dataclass(frozen=True, slots=True)
+class _Work:
+    """What forked workers inherit (never pickled)."""
+
+    index: SlotIndex
+    requests: Sequence[Request]
+    groups: list[IntArray]
+    now: int
+    weights: Weights
+    daily: IntArray
+    sas: IntArray
+    unassigned: IntArray
+    top_n: int
+
+
+_FORKED: _Work | None = None
+
+
+def _solve_in_processes(
+    index: SlotIndex,
+    requests: Sequence[Request],
+    groups: list[IntArray],
+    now: int,
+    weights: Weights,
+    daily: IntArray,
+    sas: IntArray,
+    unassigned: IntArray,
+    top_n: int,
+    workers: int,
+) -> list[tuple[IntArray, int, PlanStats]]:
+    """Solve groups in forked worker processes (they inherit the index, nothing is pickled
+    but group numbers and results); largest groups first."""
+    import multiprocessing
+
+    global _FORKED
+    _FORKED = _Work(index, requests, groups, now, weights, daily, sas, unassigned, top_n)
+    try:
+        context = multiprocessing.get_context("fork")
+        order = sorted(range(len(groups)), key=lambda g: -len(groups[g]))
+        with context.Pool(min(workers, len(groups))) as pool:
+            results = dict(zip(order, pool.map(_solve_forked, order, chunksize=1), strict=True))
+    finally:
+        _FORKED = None
+    return [results[g] for g in range(len(groups))]
+
+
+def _solve_forked(group: int) -> tuple[IntArray, int, PlanStats]:
+    work = _FORKED
+    assert work is not None, "only called in a worker forked by _solve_in_processes"
+    return _solve_group(work.index, work.requests, work.groups[group], work.now, work.weights,
+                        work.daily, work.sas, work.unassigned, work.top_n)
+
+
+def _solve_group(
+    index: SlotIndex,
+    all_requests: Sequence[Request],
+    group: IntArray,
+    now: int,
+    weights: Weights,
+    daily: IntArray,
+    sas: IntArray,
+    all_unassigned: IntArray,
+    top_n: int,
+) -> tuple[IntArray, int, PlanStats]:
+    """Optimal slot (pool position, −1 = unserved) of each request of one group."""
+    requests = [all_requests[int(i)] for i in group]
+    rq = RequestArrays.build(requests, now)
+    unassigned = all_unassigned[group]
     # Every feasible edge is enumerated once: the top_n cheapest of each request go
     # into the flow, the others into a compact reserve checked exactly each round.
     # Slots starting more than HORIZON after a request's earliest time are left out
@@ -184,8 +303,7 @@ def plan(
         reserve_c = reserve_c[left]
 
     stats = PlanStats(rounds, generated, len(edge_req), added)
-    return _result(index, rq, sol.assigned_slot(edge_slot), sol, unassigned, now, weights, daily,
-                   sas, stats)
+    return sol.assigned_slot(edge_slot), sol.cost, stats
 
 
 HORIZON = 12 * 3600  # seconds after a request's earliest time enumerated up front
@@ -284,7 +402,7 @@ def _result(
     index: SlotIndex,
     rq: RequestArrays,
     chosen: IntArray,
-    sol: FlowSolution,
+    lower_bound: int,
     unassigned: IntArray,
     now: int,
     weights: Weights,
@@ -312,7 +430,7 @@ def _result(
     )
     total = np.sum(np.stack(list(terms.values())), axis=0) if len(served) else _empty()
     objective = int(total.sum()) + int(unassigned[chosen < 0].sum())
-    assert objective >= sol.cost, "the flow optimum must bound the model objective from below"
+    assert objective >= lower_bound, "the flow optimum must bound the model objective from below"
     decisions: dict[int, Decision] = {}
     for row, i in enumerate(served):
         request = rq.requests[int(i)]
@@ -349,8 +467,8 @@ def _result(
     return Plan(
         assignment=assignment,
         objective=objective,
-        lower_bound=sol.cost,
-        proven_optimal=objective == sol.cost,
+        lower_bound=lower_bound,
+        proven_optimal=objective == lower_bound,
         decisions=decisions,
         unassigned_penalty={
             r.request_id: int(u) for r, u in zip(rq.requests, unassigned, strict=True)

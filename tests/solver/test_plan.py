@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from solver import Load, SlotIndex, Weights, plan
+from solver import Load, SlotIndex, SlotPool, Weights, plan
 from solver.flow import potentials, solve_flow
 from tests.solver.instances import (
     NOW,
@@ -174,3 +174,28 @@ def test_pruned_equals_full_on_a_dense_medium_instance(top_n: int) -> None:
     assert pruned.stats.rounds > 1 and pruned.stats.edges_added > 0
     assert pruned.lower_bound == full.lower_bound
     assert pruned.stats.edges_in_flow < full.stats.edges_in_flow
+
+
+def test_groups_of_professions_solved_in_processes_give_the_same_optimum() -> None:
+    rng = np.random.default_rng(5)
+    pool = make_pool(rng, 400, n_prof=12, professions=3)
+    requests = make_requests(rng, 150, professions=4)  # profession 3 has no slot at all
+    index = SlotIndex.build(pool)
+    alone = plan(requests, index, now=NOW)
+    split = plan(requests, index, now=NOW, workers=2)
+    assert split.objective == alone.objective and split.lower_bound == alone.lower_bound
+    assert all(split.assignment[r.request_id] is None for r in requests if r.profession == 3)
+
+
+def test_professions_sharing_a_professional_stay_in_one_group() -> None:
+    from solver.candidates import RequestArrays
+    from solver.plan import independent_groups
+
+    pool = simple_pool(starts=[NOW + 3600] * 3, professional=[1, 1, 2])
+    pool = SlotPool(
+        **{**{f: getattr(pool, f) for f in pool.__slots__}, "profession": np.array([0, 1, 2])}
+    )
+    requests = [simple_request(i, profession=i % 3) for i in range(6)]
+    groups = independent_groups(SlotIndex.build(pool), RequestArrays.build(requests, NOW))
+    as_sets = sorted(sorted(int(i) for i in g) for g in groups)
+    assert as_sets == [[0, 1, 3, 4], [2, 5]]
