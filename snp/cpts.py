@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from datetime import timedelta
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from snp.calendar import CptsCalendar
+from solver import Weights
 
 
 class CptsSettings(BaseModel):
@@ -25,6 +27,25 @@ class CptsSettings(BaseModel):
     radius_rural_km: float = Field(default=25.0, gt=0, le=200)
     auto_orient_sas: bool = False
     solver_weights: dict[str, int | list[int]] = Field(default_factory=dict)
+
+    @field_validator("solver_weights")
+    @classmethod
+    def _known_weights(cls, value: dict[str, int | list[int]]) -> dict[str, int | list[int]]:
+        """Only the solver's own weights, each of its shape: an unknown name stored
+        here made every later plan and freed-place offer of the CPTS fail."""
+        defaults = Weights()
+        known = {f.name for f in fields(Weights)}
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise ValueError(f"unknown solver weight(s) {unknown}; known: {sorted(known)}")
+        for name, weight in value.items():
+            if isinstance(getattr(defaults, name), tuple) != isinstance(weight, list):
+                raise ValueError(f"solver weight {name} has the wrong shape (integer or list)")
+        overrides: dict[str, Any] = {
+            n: tuple(w) if isinstance(w, list) else w for n, w in value.items()
+        }
+        replace(defaults, **overrides)  # the solver's own checks (ValueError → 422)
+        return value
 
     @property
     def hold_for(self) -> timedelta:
