@@ -110,7 +110,7 @@ def scenario(
     with console.status(f"generating scenario {size} (seed {seed})"):
         generated = generate(size, seed, now=datetime.now(UTC))
         paths = write_csv(generated, out)
-    for path in paths:
+    for path in paths.values():
         console.print(f"wrote {path}")
 
 

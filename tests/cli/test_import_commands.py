@@ -74,3 +74,11 @@ def test_db_upgrade_is_idempotent(tmp_path: Path) -> None:
         result = runner.invoke(app, ["db", "upgrade", "--database", url])
         assert result.exit_code == 0, result.output
         assert "schema up to date" in result.output
+
+
+def test_scenario_command_writes_the_csv_files(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["scenario", "--size", "S", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    slots = (tmp_path / "slots.csv").read_text(encoding="utf-8").splitlines()
+    assert len(slots) == 2001  # header + the S size's 2,000 slots
+    assert (tmp_path / "requests.csv").exists() and (tmp_path / "professionals.csv").exists()
