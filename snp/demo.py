@@ -38,7 +38,7 @@ from snp.scenario import PRIORITY_CLASSES, Scenario, generate
 from solver.explain import unserved_reason
 from solver.index import SlotIndex
 from solver.rank import rank
-from solver.types import Load, SlotPool
+from solver.types import Load
 
 MODALITY_NAMES = {0: Modality.IN_PERSON, 1: Modality.HOME_VISIT, 2: Modality.TELECONSULTATION}
 SURNAMES = (
@@ -286,20 +286,13 @@ class _LivePool:
 
     def take(self, slot_id: int, surnumeraire: bool, sas: bool) -> None:
         i = self.position[slot_id]
-        capacity = self.pool.capacity.copy()
-        extra = self.pool.surnumeraire.copy()
-        if surnumeraire:
-            extra[i] -= 1
-        else:
-            capacity[i] -= 1
-        fields = {name: getattr(self.pool, name) for name in SlotPool.__slots__}
-        self.pool = SlotPool(**{**fields, "capacity": capacity, "surnumeraire": extra})
+        self.index.take(i, surnumeraire=surnumeraire)  # in place: no rebuild per booking
+        self.pool = self.index.pool
         key = (int(self.pool.professional[i]), int(self.pool.day[i]))
         self.daily[key] = self.daily.get(key, 0) + 1
         if sas:
             week_key = (int(self.pool.professional[i]), int(self.pool.week[i]))
             self.weekly_sas[week_key] = self.weekly_sas.get(week_key, 0) + 1
-        self.index = SlotIndex.build(self.pool)
 
 
 def _intake_form(scenario: Scenario, i: int, cpts_code: str, mt_rpps: str | None) -> IntakeForm:

@@ -70,6 +70,7 @@ class SlotIndex:
     pw_keys: IntArray
     time_offset: int
     time_span: int
+    lane_of: IntArray  # per slot: its position in its profession's lane
     _load_cache: list[tuple[Load, IntArray, IntArray]] = field(default_factory=list)
     _spacetime: dict[int, cKDTree] = field(default_factory=dict)
 
@@ -85,6 +86,7 @@ class SlotIndex:
         offset = int(pool.start.min()) - 1 if n else 0
         span = int(pool.start.max()) - offset + 2 if n else 2
         professions: dict[int, ProfessionIndex] = {}
+        lane_of = np.zeros(n, np.int64)
         if n:
             order = np.argsort(pool.profession, kind="stable")
             prof_sorted = pool.profession[order]
@@ -92,6 +94,8 @@ class SlotIndex:
             for group in np.split(order, cuts):
                 code = int(pool.profession[group[0]])
                 professions[code] = _build_profession(pool, group, offset, span)
+                lane = professions[code].lane
+                lane_of[lane] = np.arange(len(lane), dtype=np.int64)
         return SlotIndex(
             pool=pool,
             professions=professions,
@@ -103,7 +107,31 @@ class SlotIndex:
             pw_keys=pw_keys,
             time_offset=offset,
             time_span=span,
+            lane_of=lane_of,
         )
+
+    def take(self, position: int, *, surnumeraire: bool) -> None:
+        """Book one unit of the slot at pool ``position`` in place (O(1)).
+
+        Decrements the pool's ``capacity`` (or ``surnumeraire`` when the booking
+        uses it) and every count the index derives from it, so the index answers
+        exactly as ``SlotIndex.build`` on the updated pool would — without the
+        rebuild. The pool's arrays are modified in place: callers sharing them
+        see the booking too. The caller still accounts the booking in its
+        ``Load`` (daily and weekly SAS counts are inputs, not part of the index).
+        """
+        pool = self.pool
+        if not 0 <= position < len(pool):
+            raise InvalidInputError(f"slot position {position} is outside the pool")
+        counter = pool.surnumeraire if surnumeraire else pool.capacity
+        if counter[position] <= 0:
+            what = "surnuméraire" if surnumeraire else "capacity"
+            raise InvalidInputError(f"slot {int(pool.slot_id[position])} has no {what} left")
+        counter[position] -= 1
+        self.units[position] -= 1
+        self.pd_units[self.pd[position]] -= 1
+        prof = self.professions[int(pool.profession[position])]
+        prof.lane_units[self.lane_of[position]] -= 1
 
     def __len__(self) -> int:
         return len(self.pool)

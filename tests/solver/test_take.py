@@ -1,0 +1,56 @@
+"""``SlotIndex.take``: booking one slot in place answers like a fresh index."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from solver import InvalidInputError, SlotIndex, SlotPool, plan, rank
+from tests.solver.instances import NOW, make_pool, make_requests
+
+FAST = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _copy(pool: SlotPool) -> SlotPool:
+    return dataclasses.replace(pool, capacity=pool.capacity.copy(),
+                               surnumeraire=pool.surnumeraire.copy())
+
+
+@FAST
+@given(seed=st.integers(0, 10**6), bookings=st.integers(1, 40))
+def test_take_matches_a_fresh_index(seed: int, bookings: int) -> None:
+    rng = np.random.default_rng(seed)
+    pool = make_pool(rng, 60, n_prof=5)
+    index = SlotIndex.build(_copy(pool))
+    for _ in range(bookings):
+        left = np.flatnonzero(index.units > 0)
+        if not len(left):
+            break
+        j = int(rng.choice(left))
+        extra = bool(index.pool.capacity[j] == 0) or bool(
+            index.pool.surnumeraire[j] > 0 and rng.random() < 0.3)
+        index.take(j, surnumeraire=extra)
+    fresh = SlotIndex.build(_copy(index.pool))
+    np.testing.assert_array_equal(index.units, fresh.units)
+    np.testing.assert_array_equal(index.pd_units, fresh.pd_units)
+    for code, prof in fresh.professions.items():
+        np.testing.assert_array_equal(index.professions[code].lane_units, prof.lane_units)
+    requests = make_requests(rng, 6)
+    for request in requests:
+        assert rank(request, index, now=NOW, k=4) == rank(request, fresh, now=NOW, k=4)
+    assert plan(requests, index, now=NOW).assignment == plan(requests, fresh, now=NOW).assignment
+
+
+def test_take_refuses_a_slot_with_nothing_left() -> None:
+    pool = make_pool(np.random.default_rng(1), 20)
+    index = SlotIndex.build(_copy(pool))
+    full = int(np.flatnonzero(pool.capacity == 0)[0])
+    with pytest.raises(InvalidInputError):
+        index.take(full, surnumeraire=False)
+    with pytest.raises(InvalidInputError):
+        index.take(len(pool), surnumeraire=False)
+    np.testing.assert_array_equal(index.units, SlotIndex.build(_copy(pool)).units)
