@@ -16,7 +16,7 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Connection, create_engine, text
@@ -111,7 +111,7 @@ def _inserted(conn: Connection, cpts: int) -> tuple[int, int, str]:
                 prev_hash=before.hash,
                 seq=TARGET,
                 cpts_id=cpts,
-                at=at if at.tzinfo else at.replace(tzinfo=UTC),
+                at=_aware(at),
                 actor="operator:999",
                 kind="booked",
                 payload=payload,
@@ -119,6 +119,12 @@ def _inserted(conn: Connection, cpts: int) -> tuple[int, int, str]:
         },
     )
     return TARGET + 1, row_id(conn, cpts, TARGET + 1), "prev_hash_mismatch"
+
+
+def _aware(at: datetime | str) -> datetime:
+    """The stored time as the hash saw it (SQLite hands raw text back, naive UTC)."""
+    parsed = datetime.fromisoformat(at) if isinstance(at, str) else at
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 ATTACKS: dict[str, Callable[[Connection, int], tuple[int, int, str]]] = {
