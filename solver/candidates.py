@@ -157,13 +157,18 @@ class RequestArrays:
     cpts: IntArray
     is_sas: BoolArray
     allowed_keys: IntArray  # sorted (position << 40 | cpts) for every allowed CPTS
+    allowed_bits: IntArray | None  # bit c set when CPTS c is allowed; None unless all c < 63
 
     @staticmethod
     def build(requests: Sequence[Request], now: int) -> RequestArrays:
         n = len(requests)
         allowed: list[int] = []
+        bits: list[int] = []
         for i, r in enumerate(requests):
-            allowed.extend((i << 40) | c for c in r.allowed_cpts | {r.cpts})
+            codes = r.allowed_cpts | {r.cpts}
+            allowed.extend((i << 40) | c for c in codes)
+            bits.append(sum(1 << c for c in codes) if all(0 <= c < 63 for c in codes) else -1)
+        allowed_bits = np.array(bits, np.int64) if all(b >= 0 for b in bits) else None
         return RequestArrays(
             requests=requests,
             lat=np.fromiter((r.lat for r in requests), np.float64, n),
@@ -184,6 +189,7 @@ class RequestArrays:
             cpts=np.fromiter((r.cpts for r in requests), np.int64, n),
             is_sas=np.fromiter((r.origin == Origin.SAS for r in requests), bool, n),
             allowed_keys=np.sort(np.array(allowed, dtype=np.int64)),
+            allowed_bits=allowed_bits,
         )
 
     def __len__(self) -> int:
@@ -259,10 +265,17 @@ def slot_rules_hold(
     ok: BoolArray = index.units[slot] > 0
     ok &= ((rq.modality_mask[req] >> pool.modality[slot]) & 1) == 1
     # most slots near a request belong to its own CPTS: look up only the others
-    other = np.flatnonzero(ok & (pool.cpts[slot] != rq.cpts[req]))
-    key = (req[other] << 40) | pool.cpts[slot[other]]
-    pos = np.minimum(np.searchsorted(rq.allowed_keys, key), len(rq.allowed_keys) - 1)
-    ok[other] = rq.allowed_keys[pos] == key
+    cpts = pool.cpts[slot]
+    other = np.flatnonzero(ok & (cpts != rq.cpts[req]))
+    cpts_other, req_other = cpts[other], req[other]
+    if rq.allowed_bits is not None and (not len(other) or (
+            cpts_other.min() >= 0 and cpts_other.max() < 63)):
+        # small CPTS codes: one bit test per pair instead of a binary search
+        ok[other] = ((rq.allowed_bits[req_other] >> cpts_other) & 1) == 1
+    else:
+        key = (req_other << 40) | cpts_other
+        pos = np.minimum(np.searchsorted(rq.allowed_keys, key), len(rq.allowed_keys) - 1)
+        ok[other] = rq.allowed_keys[pos] == key
     ok &= ~pool.sas_reserved[slot] | rq.is_sas[req]
     return ok
 

@@ -255,18 +255,18 @@ def _solve_group(
     reserve_req = np.concatenate(res_r) if res_r else np.zeros(0, np.int32)
     reserve_slot = np.concatenate(res_s) if res_s else np.zeros(0, np.int32)
     reserve_c = _cat(res_c)
-    rounds, added = 0, 0
+    rounds, added, retired = 0, 0, 0
     while True:
         rounds += 1
         sol = solve_flow(index, edge_req, edge_slot, edge_c, unassigned, daily, weights)
-        if not len(reserve_c) and (later_bound == NO_EDGE).all():
+        if retired == len(reserve_c) and (later_bound == NO_EDGE).all():
             break
         # An unserved request with edges left in the reserve makes the potentials
         # around it huge (its price is the unassigned penalty): give it its next
         # cheapest edges outright before pricing.
         stuck = np.zeros(len(rq), bool)
         stuck[sol.assigned_slot(edge_slot) < 0] = True
-        move = stuck[reserve_req]
+        move = stuck[reserve_req] & (reserve_c != TAKEN)
         if move.any():
             pick = np.flatnonzero(move)
             pick = pick[_cheapest(reserve_req[pick], reserve_slot[pick], reserve_c[pick], REPAIR)]
@@ -297,10 +297,14 @@ def _solve_group(
         edge_req = np.concatenate([edge_req, reserve_req[pick]])
         edge_slot = np.concatenate([edge_slot, reserve_slot[pick]])
         edge_c = np.concatenate([edge_c, reserve_c[pick]])
-        left = np.ones(len(reserve_c), bool)
-        left[pick] = False
-        reserve_req, reserve_slot = reserve_req[left], reserve_slot[left]
-        reserve_c = reserve_c[left]
+        # retire moved edges in place (copying the whole reserve each round costs more):
+        # a retired edge costs TAKEN, so it is never negative nor cheapest again
+        reserve_c[pick] = TAKEN
+        retired += len(pick)
+        if 2 * retired > len(reserve_c):
+            live = reserve_c != TAKEN
+            reserve_req, reserve_slot = reserve_req[live], reserve_slot[live]
+            reserve_c, retired = reserve_c[live], 0
 
     stats = PlanStats(rounds, generated, len(edge_req), added)
     return sol.assigned_slot(edge_slot), sol.cost, stats
@@ -308,6 +312,7 @@ def _solve_group(
 
 HORIZON = 12 * 3600  # seconds after a request's earliest time enumerated up front
 PER_ROUND = 16  # reserve edges moved into the flow per request and pricing round
+TAKEN = 2**62  # cost of a reserve edge already moved into the flow
 REPAIR = 32  # reserve edges given at once to a request the last solve left unserved
 
 

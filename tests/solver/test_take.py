@@ -1,4 +1,5 @@
-"""``SlotIndex.take``: booking one slot in place answers like a fresh index."""
+"""``SlotIndex.take`` (booking in place answers like a fresh index), and the two
+mutualisation lookups of batch candidate generation."""
 
 from __future__ import annotations
 
@@ -54,3 +55,22 @@ def test_take_refuses_a_slot_with_nothing_left() -> None:
     with pytest.raises(InvalidInputError):
         index.take(len(pool), surnumeraire=False)
     np.testing.assert_array_equal(index.units, SlotIndex.build(_copy(pool)).units)
+
+
+@FAST
+@given(seed=st.integers(0, 10**6))
+def test_large_cpts_codes_take_the_same_decisions(seed: int) -> None:
+    """CPTS codes ≥ 63 use the binary-search path of the mutualisation rule, small
+    ones a bit mask: both must give the same plan."""
+    rng = np.random.default_rng(seed)
+    pool = make_pool(rng, 80, n_prof=6)
+    requests = make_requests(rng, 12)
+    shift = 1000
+    big_pool = dataclasses.replace(pool, cpts=pool.cpts + shift)
+    big_requests = [dataclasses.replace(r, cpts=r.cpts + shift,
+                                        allowed_cpts=frozenset(c + shift for c in r.allowed_cpts))
+                    for r in requests]
+    small = plan(requests, pool, now=NOW)
+    big = plan(big_requests, big_pool, now=NOW)
+    assert small.assignment == big.assignment
+    assert small.objective == big.objective
