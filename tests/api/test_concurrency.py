@@ -4,11 +4,6 @@ separate server processes (uvicorn workers) sharing the database."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -22,10 +17,10 @@ from sqlalchemy import Engine, text
 from snp.db import make_session_factory
 from snp.orm import SlotRow
 from tests.api.conftest import SECRET, MovableClock, World, request_body
+from tests.server_process import ServerProcess
 
 CAPACITY = 2
 CALLERS = 10
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _contested_slot_and_requests(world: World, now: datetime) -> tuple[int, list[int]]:
@@ -69,14 +64,8 @@ def test_threads_race_for_one_slot(world: World, engine: Engine, clock: MovableC
     _check(outcomes, slot_id, engine)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_server_processes_race_for_one_slot(
-    world: World, engine: Engine, clock: MovableClock
+    world: World, engine: Engine, clock: MovableClock, tmp_path: Path
 ) -> None:
     if engine.dialect.name != "postgresql":
         pytest.skip("several server processes are meant for PostgreSQL")
@@ -88,30 +77,13 @@ def test_server_processes_race_for_one_slot(
     # The server runs on real time: intake here must too, for the windows to agree.
     clock.now = datetime.now(UTC)
     slot_id, requests = _contested_slot_and_requests(world, clock.now)
-    port = _free_port()
-    env = os.environ | {"SNP_JWT_SECRET": SECRET, "SNP_DATABASE_URL": url}
-    server = subprocess.Popen(
-        [sys.executable, "-c", f"from snp.serve import run; run(port={port}, workers=2)"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
+    server = ServerProcess(url, tmp_path / "server.log", workers=2, env={"SNP_JWT_SECRET": SECRET})
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.2)
+        server.start(timeout=30)
         headers = world.as_("a.operator")
 
         def hold(request_id: int) -> tuple[int, Any]:
-            with httpx.Client(base_url=base, timeout=30) as client:
+            with httpx.Client(base_url=server.base_url, timeout=30) as client:
                 r = client.post(
                     f"/requests/{request_id}/holds", json={"slot_id": slot_id}, headers=headers
                 )
@@ -120,6 +92,5 @@ def test_server_processes_race_for_one_slot(
         with ThreadPoolExecutor(CALLERS) as pool:
             outcomes = list(pool.map(hold, requests))
     finally:
-        server.terminate()
-        server.wait(timeout=15)
+        server.stop()
     _check(outcomes, slot_id, engine)

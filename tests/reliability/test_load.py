@@ -123,6 +123,7 @@ def _run(serve: ServerFactory, database_url: str, seconds: float, name: str) -> 
         "booking_p99_ms": round(percentile(lat_b, 99), 1),
         "pending_made": len(pending) + books,
         "requests_left": len(pending),
+        "problems": {f"{o} {p}": n for (o, p), n in bookings.problems.items()},
         "server_errors": proposals.server_errors()
         + bookings.server_errors()
         + len(server.unexpected_errors()),
@@ -130,7 +131,8 @@ def _run(serve: ServerFactory, database_url: str, seconds: float, name: str) -> 
     report(name, figures)
     assert figures["server_errors"] == 0
     assert set(proposals.statuses) == {("proposals", 200)}
-    assert set(bookings.statuses) <= {("hold", 201), ("book", 200)}, bookings.statuses
+    # A hold may meet a 409 (reported in problems); never a 5xx, and every hold won is booked.
+    assert bookings.count("book", 200) == bookings.count("hold", 201), bookings.statuses
     assert books > 0 and proposals.count("proposals", 200) > 0
 
 
