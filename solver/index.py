@@ -80,8 +80,8 @@ class SlotIndex:
         validate_pool(pool)
         n = len(pool)
         units = (pool.capacity + pool.surnumeraire).astype(np.int64)
-        pd_keys, pd = np.unique(pair_keys(pool.professional, pool.day), return_inverse=True)
-        pw_keys, pw = np.unique(pair_keys(pool.professional, pool.week), return_inverse=True)
+        pd_keys, pd = _pair_ids(pool.professional, pool.day)
+        pw_keys, pw = _pair_ids(pool.professional, pool.week)
         pd_units = np.bincount(pd, weights=units, minlength=len(pd_keys)).astype(np.int64)
         offset = int(pool.start.min()) - 1 if n else 0
         span = int(pool.start.max()) - offset + 2 if n else 2
@@ -153,6 +153,27 @@ class SlotIndex:
         self._load_cache.insert(0, (load, daily, weekly))
         del self._load_cache[4:]
         return daily, weekly
+
+
+def _pair_ids(professional: IntArray, period: IntArray) -> tuple[IntArray, IntArray]:
+    """``np.unique(pair_keys(professional, period), return_inverse=True)``, without sorting
+    when the pairs fit a dense table (a few professionals × a few days: the usual case)."""
+    n = len(professional)
+    if n:
+        p0, d0 = int(professional.min()), int(period.min())
+        width = int(period.max()) - d0 + 1
+        size = (int(professional.max()) - p0 + 1) * width
+        if size <= 8 * n + 1024:
+            code = (professional.astype(np.int64) - p0) * width + (period - d0)
+            present = np.zeros(size, bool)
+            present[code] = True
+            used = np.flatnonzero(present)
+            ids = np.cumsum(present) - 1
+            keys = pair_keys(used // width + p0, used % width + d0)
+            out_ids: IntArray = ids[code]
+            return keys, out_ids
+    keys, inverse = np.unique(pair_keys(professional, period), return_inverse=True)
+    return keys, inverse.astype(np.int64)
 
 
 def _lookup(keys: IntArray, table: dict[tuple[int, int], int]) -> IntArray:

@@ -74,3 +74,18 @@ def test_large_cpts_codes_take_the_same_decisions(seed: int) -> None:
     big = plan(big_requests, big_pool, now=NOW)
     assert small.assignment == big.assignment
     assert small.objective == big.objective
+
+
+@FAST
+@given(seed=st.integers(0, 10**6), spread=st.sampled_from([3, 10**5]))
+def test_pair_ids_match_a_sort(seed: int, spread: int) -> None:
+    """The dense (professional, day) numbering equals ``np.unique``'s, sparse or not."""
+    from solver.index import _pair_ids, pair_keys
+
+    rng = np.random.default_rng(seed)
+    professional = rng.integers(0, 50, 200) * rng.integers(1, spread, 200)
+    period = rng.integers(-5, 5, 200) * rng.integers(1, spread, 200)
+    keys, ids = _pair_ids(professional, period)
+    want_keys, want_ids = np.unique(pair_keys(professional, period), return_inverse=True)
+    np.testing.assert_array_equal(keys, want_keys)
+    np.testing.assert_array_equal(ids, want_ids)
