@@ -126,7 +126,9 @@ def business_rule(diagnostics: str, expression: str | None = None) -> FhirError:
     return FhirError(422, "business-rule", diagnostics, expression=expression)
 
 
-def fhir_response(body: str, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+def fhir_response(
+    body: str | bytes, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
     return Response(body, status, headers=headers, media_type=FHIR_JSON)
 
 

@@ -42,8 +42,7 @@ def search_slots(request: Request, session: DbSession, now: Now, actor: FhirActo
     """INT_R01 / INT_R04: free SNP slots of 1-25 professionals, as a searchset Bundle."""
     search = slots.parse_search(request.query_params.multi_items())
     departement = fhir_links.sas_departement(session, actor)
-    cpts_ids = None if departement is None else fhir_links.visible_cpts(session, departement)
-    result = slots.find_slots(session, search, cpts_ids, now)
+    result = slots.find_slots(session, search, departement, now)
     finess = fhir_links.cpts_finess(session, result.cpts) if search.include_organization else {}
     body = slots.render_bundle(
         search, result, base=base_url(request), self_url=str(request.url), finess=finess

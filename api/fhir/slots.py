@@ -29,7 +29,7 @@ from fhir.resources.R4B.practitionerrole import PractitionerRole
 from fhir.resources.R4B.resource import Resource
 from fhir.resources.R4B.schedule import Schedule
 from fhir.resources.R4B.slot import Slot
-from sqlalchemy import select
+from sqlalchemy import DateTime, case, select, type_coerce
 from sqlalchemy.orm import Session
 
 from api.fhir.common import (
@@ -217,50 +217,54 @@ def _rpps(token: str) -> str | None:
 
 # ----------------------------------------------------------------------------- query
 
-
-@dataclass(frozen=True, slots=True)
-class FoundSlot:
-    slot_id: int
-    start: datetime
-    end: datetime
-    modality: str
-    places_left: int
-    surnumeraire: int
-    sas_reserved: bool
-    cpts_id: int
-    professional_id: int
-    site_id: int
+# One row per free slot, in the order the Bundle lists them; the columns after
+# ``site_id`` are the slot template's key (see ``_slot_template``).
+SlotFound = tuple[int, datetime, datetime, int, int, int, str, str | None, bool, int, int]
 
 
 @dataclass
 class SearchResult:
-    slots: list[FoundSlot]
-    professionals: dict[int, tuple[str, str, str, str | None]] = field(default_factory=dict)
+    slots: list[SlotFound]
+    professionals: dict[int, tuple[str, str, str]] = field(default_factory=dict)
     sites: dict[int, tuple[str, str, float, float]] = field(default_factory=dict)
     cpts: dict[int, str] = field(default_factory=dict)
 
 
+# Read as plain timestamps: the instants are rendered in French time from whatever
+# the driver gives (aware on PostgreSQL, naive UTC on SQLite), see ``_instant``.
+_START = type_coerce(SlotRow.start_at, DateTime(timezone=True))
+_END = type_coerce(SlotRow.end_at, DateTime(timezone=True))
+
+
 def find_slots(
-    session: Session, search: SlotSearch, cpts_ids: Sequence[int] | None, now: datetime
+    session: Session, search: SlotSearch, departement: str | None, now: datetime
 ) -> SearchResult:
     """Free slots (a planned place left, not withdrawn, not started) of these
-    professionals in the window, among the CPTS the caller may see."""
-    if not search.rpps or (cpts_ids is not None and not cpts_ids):
+    professionals in the window, in the CPTS of the caller's département (every
+    CPTS when ``departement`` is None).
+
+    One query for the slots and their professional; the sites and CPTS names,
+    asked for by some includes only, in one more query each.
+    """
+    if not search.rpps:
         return SearchResult([])
+    columns: list[Any] = [
+        SlotRow.id,
+        _START,
+        _END,
+        SlotRow.professional_id,
+        SlotRow.site_id,
+        SlotRow.cpts_id,
+        SlotRow.modality,
+        ProfessionalRow.specialty,
+        SlotRow.sas_reserved,
+        SlotRow.capacity - SlotRow.taken,
+        case((ProfessionalRow.accepts_surnumeraire, SlotRow.surnumeraire), else_=0),
+    ]
+    if search.include_actors:
+        columns += [ProfessionalRow.rpps, ProfessionalRow.last_name, ProfessionalRow.first_name]
     query = (
-        select(
-            SlotRow.id,
-            SlotRow.start_at,
-            SlotRow.end_at,
-            SlotRow.modality,
-            SlotRow.capacity - SlotRow.taken,
-            SlotRow.surnumeraire,
-            SlotRow.sas_reserved,
-            SlotRow.cpts_id,
-            SlotRow.professional_id,
-            SlotRow.site_id,
-            ProfessionalRow.accepts_surnumeraire,
-        )
+        select(*columns)
         .join(ProfessionalRow, SlotRow.professional_id == ProfessionalRow.id)
         .where(
             ProfessionalRow.rpps.in_(search.rpps),
@@ -271,38 +275,35 @@ def find_slots(
         )
         .order_by(SlotRow.start_at, SlotRow.id)
     )
-    if cpts_ids is not None:
-        query = query.where(SlotRow.cpts_id.in_(list(cpts_ids)))
-    slots = [
-        FoundSlot(r[0], r[1], r[2], r[3], r[4], r[5] if r[10] else 0, r[6], r[7], r[8], r[9])
-        for r in session.execute(query)
-    ]
-    result = SearchResult(slots)
-    if not slots:
-        return result
-    pro_ids = {s.professional_id for s in slots}
-    for pid, rpps, family, given, specialty in session.execute(
-        select(
-            ProfessionalRow.id,
-            ProfessionalRow.rpps,
-            ProfessionalRow.last_name,
-            ProfessionalRow.first_name,
-            ProfessionalRow.specialty,
-        ).where(ProfessionalRow.id.in_(pro_ids))
-    ):
-        result.professionals[pid] = (rpps, family, given, specialty)
-    site_ids = {s.site_id for s in slots}
-    for sid, name, address, lat, lon in session.execute(
-        select(SiteRow.id, SiteRow.name, SiteRow.address, SiteRow.lat, SiteRow.lon).where(
-            SiteRow.id.in_(site_ids)
+    if departement is not None:
+        query = query.where(
+            SlotRow.cpts_id.in_(select(CptsRow.id).where(CptsRow.departement_code == departement))
         )
-    ):
-        result.sites[sid] = (name, address, lat, lon)
+    # Core execution: the rows are plain tuples, no ORM loading on the way.
+    rows = session.connection().execute(query).all()
+    if not rows:
+        return SearchResult([])
+    result = SearchResult([])
+    if search.include_actors:
+        professionals = result.professionals
+        slots = result.slots
+        for row in rows:
+            slots.append(row[:11])
+            if row[3] not in professionals:
+                professionals[row[3]] = (row[11], row[12], row[13])
+        sites = session.connection().execute(
+            select(SiteRow.id, SiteRow.name, SiteRow.address, SiteRow.lat, SiteRow.lon).where(
+                SiteRow.id.in_({row[4] for row in rows})
+            )
+        )
+        result.sites = {sid: (name, address, lat, lon) for sid, name, address, lat, lon in sites}
+    else:
+        result.slots = [tuple(row) for row in rows]
     if search.include_service:
-        for cid, name in session.execute(
-            select(CptsRow.id, CptsRow.name).where(CptsRow.id.in_({s.cpts_id for s in slots}))
-        ):
-            result.cpts[cid] = name
+        names = session.connection().execute(
+            select(CptsRow.id, CptsRow.name).where(CptsRow.id.in_({row[5] for row in rows}))
+        )
+        result.cpts = dict(names.tuples().all())
     return result
 
 
@@ -313,30 +314,36 @@ START, END, LAT, LON = "1901-01-01T00:00:01Z", "1901-01-01T00:00:02Z", 7.1234567
 
 
 class Template:
-    """A resource serialised by fhir.resources with placeholders, filled per row."""
+    """A Bundle entry whose resource is serialised by fhir.resources with
+    placeholders, compiled into a ``str.format`` pattern: ``fill(*values)`` takes
+    the values in the order of ``order`` (each already JSON text)."""
 
-    def __init__(self, resource: Resource) -> None:
-        text = resource.model_dump_json()
-        self.parts: list[str] = []
-        self.names: list[str] = []
+    def __init__(self, resource: Resource, mode: str, order: Sequence[str]) -> None:
+        kind, rid = resource.get_resource_type(), resource.id
+        text = (
+            f'{{"fullUrl":"zzbasezz/{kind}/{rid}","resource":{resource.model_dump_json()},'
+            f'"search":{{"mode":"{mode}"}}}}'
+        )
+        out: list[str] = []
         last = 0
         for found in _PLACEHOLDER.finditer(text):
-            self.parts.append(text[last : found.start()])
-            self.names.append(found.group(0))
+            out.append(_braces(text[last : found.start()]))
+            out.append(f"{{{order.index(found.group(0))}}}")
             last = found.end()
-        self.parts.append(text[last:])
+        out.append(_braces(text[last:]))
+        self.fill = "".join(out).format
 
-    def fill(self, values: Mapping[str, str]) -> str:
-        out = [self.parts[0]]
-        for name, part in zip(self.names, self.parts[1:], strict=True):
-            out.append(values[name])
-            out.append(part)
-        return "".join(out)
+
+def _braces(text: str) -> str:
+    return text.replace("{", "{{").replace("}", "}}")
 
 
 def _text(value: str) -> str:
     """A value put inside a JSON string of a template."""
     return json.dumps(value, ensure_ascii=False)[1:-1]
+
+
+SLOT_ORDER = ("zzbasezz", "zzidzz", START, END, "zzprozz", "zzsitezz", "zzcptszz")
 
 
 @lru_cache(maxsize=512)
@@ -348,6 +355,7 @@ def _slot_template(
     places_left: int,
     surnumeraire: int,
 ) -> Template:
+    """Fill with ``SLOT_ORDER``: base, slot id, start, end, professional, site, CPTS."""
     security = ["SNP"]
     if cpts and not sas_reserved:
         # Open to the CPTS's own orientation line as well as to the SAS.
@@ -362,7 +370,7 @@ def _slot_template(
                 "extension": [
                     {
                         "url": SLOT_SERVICE_TYPE_R5,
-                        "valueReference": {"reference": "HealthcareService/zzhszz"},
+                        "valueReference": {"reference": "HealthcareService/cpts-zzcptszz"},
                     }
                 ],
             }
@@ -380,36 +388,42 @@ def _slot_template(
         "extension": extension,
         "serviceType": service_type,
         "appointmentType": {"coding": [{"system": APPOINTMENT_REASON, "code": "ROUTINE"}]},
-        "schedule": {"reference": "Schedule/zzschedulezz"},
+        "schedule": {"reference": "Schedule/pzzprozz-szzsitezz"},
         "status": "free",
         "start": START,
         "end": END,
-        "comment": "zzcommentzz",
+        # The guide's "URL to book this slot": snp has no booking page per slot,
+        # so it gives the slot's own address on this server.
+        "comment": "zzbasezz/Slot/zzidzz",
     }
     if specialty:
         data["specialty"] = [{"coding": [{"system": SPECIALITE_ORDINALE, "code": specialty}]}]
-    return Template(Slot.model_validate(data))
+    return Template(Slot.model_validate(data), "match", SLOT_ORDER)
 
 
 @lru_cache(maxsize=1)
 def _schedule_template() -> Template:
+    """Fill with base, professional, site."""
     return Template(
         Schedule.model_validate(
             {
                 "resourceType": "Schedule",
-                "id": "zzidzz",
+                "id": "pzzprozz-szzsitezz",
                 "meta": {"profile": [PROFILE["schedule"]]},
                 "actor": [
-                    {"reference": "Practitioner/zzpractitionerzz"},
-                    {"reference": "PractitionerRole/zzidzz"},
+                    {"reference": "Practitioner/zzprozz"},
+                    {"reference": "PractitionerRole/pzzprozz-szzsitezz"},
                 ],
             }
-        )
+        ),
+        "include",
+        ("zzbasezz", "zzprozz", "zzsitezz"),
     )
 
 
 @lru_cache(maxsize=2)
 def _practitioner_template(has_given: bool) -> Template:
+    """Fill with base, professional, IDNPS, family name, given name."""
     name: dict[str, Any] = {"family": "zzfamilyzz"}
     if has_given:
         name["given"] = ["zzgivenzz"]
@@ -428,12 +442,15 @@ def _practitioner_template(has_given: bool) -> Template:
                 ],
                 "name": [name],
             }
-        )
+        ),
+        "include",
+        ("zzbasezz", "zzidzz", "zzidnpszz", "zzfamilyzz", "zzgivenzz"),
     )
 
 
 @lru_cache(maxsize=2)
 def _role_template(has_address: bool) -> Template:
+    """Fill with base, professional, site, site name, address, latitude, longitude."""
     location: dict[str, Any] = {
         "resourceType": "Location",
         "id": "site",
@@ -454,58 +471,93 @@ def _role_template(has_address: bool) -> Template:
         PractitionerRole.model_validate(
             {
                 "resourceType": "PractitionerRole",
-                "id": "zzidzz",
+                "id": "pzzprozz-szzsitezz",
                 "meta": {"profile": [PROFILE["practitioner-role"]]},
                 "contained": [location],
-                "practitioner": {"reference": "Practitioner/zzpractitionerzz"},
+                "practitioner": {"reference": "Practitioner/zzprozz"},
                 "location": [{"reference": "#site"}],
             }
-        )
+        ),
+        "include",
+        ("zzbasezz", "zzprozz", "zzsitezz", "zznamezz", "zzaddresszz", str(LAT), str(LON)),
     )
 
 
 @lru_cache(maxsize=1)
 def _service_template() -> Template:
+    """Fill with base, CPTS, CPTS name."""
     return Template(
         HealthcareService.model_validate(
             {
                 "resourceType": "HealthcareService",
-                "id": "zzidzz",
+                "id": "cpts-zzcptszz",
                 "meta": {"profile": [PROFILE["healthcare-service"]]},
-                "providedBy": {"reference": "Organization/zzidzz"},
+                "providedBy": {"reference": "Organization/cpts-zzcptszz"},
                 "type": [{"coding": [{"system": CATEGORIE_ETABLISSEMENT, "code": "604"}]}],
                 "name": "zznamezz",
             }
-        )
+        ),
+        "include",
+        ("zzbasezz", "zzcptszz", "zznamezz"),
     )
 
 
 @lru_cache(maxsize=2)
 def _organization_template(has_finess: bool) -> Template:
+    """Fill with base, CPTS, CPTS name, FINESS."""
     identifier = (
         {
             "type": {"coding": [{"system": FR_LOCATION_ID_TYPE, "code": "IDNST"}]},
             "system": FINESS,
-            "value": "zzfinesszz",
+            # The guide writes the FINESS with a "1" prefix.
+            "value": "1zzfinesszz",
         }
         if has_finess
-        else {"system": SNP + "/cpts", "value": "zzidzz"}
+        else {"system": SNP + "/cpts", "value": "cpts-zzcptszz"}
     )
     return Template(
         Organization.model_validate(
             {
                 "resourceType": "Organization",
-                "id": "zzidzz",
+                "id": "cpts-zzcptszz",
                 "meta": {"profile": [PROFILE["organization"]]},
                 "identifier": [identifier],
                 "name": "zznamezz",
             }
-        )
+        ),
+        "include",
+        ("zzbasezz", "zzcptszz", "zznamezz", "zzfinesszz"),
     )
 
 
+@lru_cache(maxsize=1)
+def _bundle_template(cpts: bool) -> str:
+    """The searchset envelope, a ``str.format`` pattern: id, total, self link."""
+    text = Bundle.model_validate(
+        {
+            "resourceType": "Bundle",
+            "id": "zzidzz",
+            "meta": {"profile": [PROFILE["bundle-cpts" if cpts else "bundle"]]},
+            "type": "searchset",
+            "total": 919191919,
+            "link": [{"relation": "self", "url": "zzselfzz"}],
+        }
+    ).model_dump_json()
+    return (
+        _braces(text)
+        .replace("zzidzz", "{0}")
+        .replace("919191919", "{1}")
+        .replace("zzselfzz", "{2}")
+    )
+
+
+@lru_cache(maxsize=4096)
 def _instant(value: datetime) -> str:
-    """French local time with its offset, like the guide's examples."""
+    """French local time with its offset, like the guide's examples (naive: UTC).
+
+    Cached: slots start on a few hundred distinct quarter hours in 72 h."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
     return value.astimezone(PARIS).isoformat()
 
 
@@ -519,120 +571,56 @@ def render_bundle(
     base: str,
     self_url: str,
     finess: Mapping[int, str],
-) -> str:
-    entries: list[str] = []
-
-    def entry(kind: str, rid: str, resource: str, mode: str) -> None:
-        entries.append(
-            f'{{"fullUrl":"{base}/{kind}/{rid}","resource":{resource},'
-            f'"search":{{"mode":"{mode}"}}}}'
-        )
-
+) -> bytes:
+    """The searchset Bundle as UTF-8 JSON: slots (match), then the included resources."""
     cpts = search.cpts_flavour
-    schedules: dict[str, tuple[int, int]] = {}
+    head = _bundle_template(cpts).format(uuid.uuid4(), len(result.slots), _text(self_url))
+    if not result.slots:
+        return head.encode()
+    base = _text(base)
+    instant = _instant
+    slot_template = _slot_template
+    fills: dict[tuple[Any, ...], Any] = {}
+    entries: list[str] = []
+    add = entries.append
     for s in result.slots:
-        schedule = f"p{s.professional_id}-s{s.site_id}"
-        schedules.setdefault(schedule, (s.professional_id, s.site_id))
-        specialty = result.professionals[s.professional_id][3]
-        template = _slot_template(
-            cpts, s.modality, specialty, s.sas_reserved, s.places_left, s.surnumeraire
-        )
-        rid = str(s.slot_id)
-        entry(
-            "Slot",
-            rid,
-            template.fill(
-                {
-                    "zzidzz": rid,
-                    START: _instant(s.start),
-                    END: _instant(s.end),
-                    "zzschedulezz": schedule,
-                    # The guide's "URL to book this slot": snp has no booking page per
-                    # slot, so it gives the slot's own address on this server.
-                    "zzcommentzz": _text(f"{base}/Slot/{rid}"),
-                    "zzhszz": f"cpts-{s.cpts_id}",
-                }
-            ),
-            "match",
-        )
+        key = s[6:]
+        fill = fills.get(key)
+        if fill is None:
+            fill = fills[key] = slot_template(cpts, *key).fill
+        add(fill(base, s[0], instant(s[1]), instant(s[2]), s[3], s[4], s[5]))
     if search.include_schedule:
-        for schedule, (pro, _site) in schedules.items():
-            entry(
-                "Schedule",
-                schedule,
-                _schedule_template().fill({"zzidzz": schedule, "zzpractitionerzz": str(pro)}),
-                "include",
-            )
-    if search.include_actors:
-        for pro in dict.fromkeys(p for p, _ in schedules.values()):
-            rpps, family, given, _specialty = result.professionals[pro]
-            entry(
-                "Practitioner",
-                str(pro),
-                _practitioner_template(bool(given)).fill(
-                    {
-                        "zzidzz": str(pro),
-                        "zzidnpszz": idnps_of_rpps(rpps),
-                        "zzfamilyzz": _text(family),
-                        "zzgivenzz": _text(given),
-                    }
-                ),
-                "include",
-            )
-        for role, (pro, site) in schedules.items():
-            name, address, lat, lon = result.sites[site]
-            entry(
-                "PractitionerRole",
-                role,
-                _role_template(bool(address)).fill(
-                    {
-                        "zzidzz": role,
-                        "zzpractitionerzz": str(pro),
-                        "zzsitezz": str(site),
-                        "zznamezz": _text(name),
-                        "zzaddresszz": _text(address),
-                        str(LAT): repr(float(lat)),
-                        str(LON): repr(float(lon)),
-                    }
-                ),
-                "include",
-            )
+        schedules = dict.fromkeys((s[3], s[4]) for s in result.slots)
+        schedule = _schedule_template().fill
+        for pro, site in schedules:
+            add(schedule(base, pro, site))
+        if search.include_actors:
+            for pro in dict.fromkeys(p for p, _ in schedules):
+                rpps, family, given = result.professionals[pro]
+                add(
+                    _practitioner_template(bool(given)).fill(
+                        base, pro, idnps_of_rpps(rpps), _text(family), _text(given)
+                    )
+                )
+            for pro, site in schedules:
+                name, address, lat, lon = result.sites[site]
+                add(
+                    _role_template(bool(address)).fill(
+                        base,
+                        pro,
+                        site,
+                        _text(name),
+                        _text(address),
+                        repr(float(lat)),
+                        repr(float(lon)),
+                    )
+                )
     if search.include_service:
-        for cid in dict.fromkeys(s.cpts_id for s in result.slots):
-            rid = f"cpts-{cid}"
+        for cid in dict.fromkeys(s[5] for s in result.slots):
             name = _text(result.cpts[cid])
-            entry(
-                "HealthcareService",
-                rid,
-                _service_template().fill({"zzidzz": rid, "zznamezz": name}),
-                "include",
-            )
+            add(_service_template().fill(base, cid, name))
             if search.include_organization:
                 number = finess.get(cid)
-                entry(
-                    "Organization",
-                    rid,
-                    _organization_template(number is not None).fill(
-                        {
-                            "zzidzz": rid,
-                            "zznamezz": name,
-                            # The guide writes the FINESS with a "1" prefix.
-                            "zzfinesszz": "1" + (number or ""),
-                        }
-                    ),
-                    "include",
-                )
-    envelope = Bundle.model_validate(
-        {
-            "resourceType": "Bundle",
-            "id": str(uuid.uuid4()),
-            "meta": {"profile": [PROFILE["bundle-cpts" if cpts else "bundle"]]},
-            "type": "searchset",
-            "total": len(result.slots),
-            "link": [{"relation": "self", "url": self_url}],
-        }
-    ).model_dump_json()
-    if not entries:
-        return envelope
+                add(_organization_template(number is not None).fill(base, cid, name, number))
     # The envelope is a JSON object: add "entry" before its closing brace.
-    return envelope[:-1] + ',"entry":[' + ",".join(entries) + "]}"
+    return "".join((head[:-1], ',"entry":[', ",".join(entries), "]}")).encode()
