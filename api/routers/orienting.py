@@ -54,7 +54,12 @@ OrientationReader = Annotated[
 Canceller = Annotated[
     Actor, roles(Role.OPERATOR, Role.REGULATOR, Role.COORDINATOR, Role.PROFESSIONAL)
 ]
-OutcomeReporter = Annotated[Actor, roles(Role.PROFESSIONAL, Role.COORDINATOR)]
+# The professional reports what happened; the orientation staff record it too
+# when the patient calls back or is redirected to the 15 / the emergency department.
+OutcomeReporter = Annotated[
+    Actor,
+    roles(Role.PROFESSIONAL, Role.COORDINATOR, Role.OPERATOR, Role.REGULATOR),
+]
 Planner = Annotated[Actor, roles(Role.OPERATOR, Role.REGULATOR, Role.COORDINATOR)]
 Regulator = Annotated[Actor, roles(Role.REGULATOR)]
 

@@ -124,8 +124,12 @@ def test_operator_orients_and_professional_reports(world: World) -> None:
     )
     mine = world.get("a.professional", "/orientations", params={"day": "2026-11-26"}).json()
     assert [o["id"] for o in mine] == [held["id"]]
-    r = world.post("a.operator", f"/orientations/{held['id']}/outcome", {"outcome": "honoured"})
+    r = world.post("admin", f"/orientations/{held['id']}/outcome", {"outcome": "honoured"})
     assert r.status_code == 403
+    r = world.post(
+        "a.operator", f"/orientations/{held['id']}/outcome", {"outcome": "redirected_15"}
+    )
+    assert r.status_code == 200 and r.json()["status"] == "redirected_15"
     r = world.post("a.professional", f"/orientations/{held['id']}/outcome", {"outcome": "no_show"})
     assert r.status_code == 200 and r.json()["status"] == "no_show"
     r = world.post("a.professional", f"/orientations/{held['id']}/outcome", {"outcome": "honoured"})

@@ -100,20 +100,16 @@ def test_operator_orients_a_call_from_start_to_finish(
     shots.take(page, "confirmation")
     assert time.monotonic() - started < 60, "a call must take well under a minute"
 
-    # Outcome: recorded by the coordination from the Journée.
-    coordinator = new_page()
-    log_in(coordinator, live_server, "Coordination démo")
-    expect(coordinator).to_have_url(re.compile(r"/console/journee$"))
-    row = coordinator.locator(f'tr[data-orientation="{orientation_id}"]')
+    # Outcome: recorded by the same operator from the Journée.
+    page.goto(f"{live_server.url}/console/journee")
+    row = page.locator(f'tr[data-orientation="{orientation_id}"]')
     expect(row).to_contain_text("Rendez-vous confirmé")
-    shots.take(coordinator, "journee", for_docs=True)
+    shots.take(page, "journee", for_docs=True)
     row.get_by_label(re.compile("Résultat de l’orientation")).select_option("honoured")
     row.get_by_role("button", name="Enregistrer le résultat").click()
-    expect(coordinator.locator("#annonce")).to_contain_text("Résultat enregistré : Honoré")
-    expect(coordinator.locator(f'tr[data-orientation="{orientation_id}"]')).to_contain_text(
-        "Honoré"
-    )
-    shots.take(coordinator, "journee-resultat")
+    expect(page.locator("#annonce")).to_contain_text("Résultat enregistré : Honoré")
+    expect(page.locator(f'tr[data-orientation="{orientation_id}"]')).to_contain_text("Honoré")
+    shots.take(page, "journee-resultat")
 
 
 def test_lost_booking_race_offers_the_next_proposals(

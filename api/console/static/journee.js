@@ -7,10 +7,9 @@ import {
 } from "./console.js";
 
 const me = await requireLogin(["operator", "regulator", "coordinator"]);
-const canRecordOutcome = me.role === "coordinator";
-if (!canRecordOutcome) {
-  document.getElementById("titre-aujourdhui").after(el("p", { class: "aide" }, "Le résultat d’un rendez-vous (honoré, absence, réorientation vers le 15 ou les urgences) est saisi par le professionnel ou la coordination."));
-}
+// Every role that reaches this page (operator, regulator, coordinator) may record
+// an outcome; professionals record theirs from "Mes disponibilités".
+const canRecordOutcome = true;
 
 function statusBadge(status) {
   return el("span", { class: `statut statut-${status}` }, STATUSES[status] || status);
