@@ -145,6 +145,8 @@ class SlotRow(Base):
         CheckConstraint("taken <= capacity + surnumeraire", name="slot_within_capacity"),
         CheckConstraint("end_at > start_at", name="slot_ends_after_start"),
         Index("ix_slot_window", "cpts_id", "profession", "start_at"),
+        # The FHIR slot search: a range per professional (migration 0007).
+        Index("ix_slot_professional_start", "professional_id", "start_at"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     cpts_id: Mapped[int] = mapped_column(ForeignKey("cpts.id"))
