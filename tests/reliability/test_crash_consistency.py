@@ -133,7 +133,7 @@ def _plan_rounds(serve: ServerFactory, database_url: str, rounds: int, name: str
 
 
 def test_kill_during_plan(serve: ServerFactory, database_url: str) -> None:
-    _plan_rounds(serve, database_url, 3, "crash_plan")
+    _plan_rounds(serve, database_url, 2, "crash_plan")
 
 
 @pytest.mark.slow

@@ -102,7 +102,7 @@ def _run(serve: ServerFactory, database_url: str, seconds: float, name: str) -> 
     proposals = asyncio.run(_proposals(world, proposal_requests, seconds))
     proposal_seconds = time.monotonic() - started
     # Enough pending requests for the booking phase (bounded in count and time).
-    pending = asyncio.run(_make_requests(world, int(seconds * 120), seconds * 4))
+    pending = asyncio.run(_make_requests(world, int(seconds * 80), seconds * 3))
     started = time.monotonic()
     bookings = asyncio.run(_bookings(world, pending, slots, seconds))
     booking_seconds = time.monotonic() - started

@@ -148,7 +148,7 @@ def _run(serve: ServerFactory, database_url: str, pushes: int, kills: int, name:
 
 
 def test_sas_replay_under_kills(serve: ServerFactory, database_url: str) -> None:
-    _run(serve, database_url, pushes=60, kills=4, name="sas_replay")
+    _run(serve, database_url, pushes=40, kills=3, name="sas_replay")
 
 
 @pytest.mark.slow
