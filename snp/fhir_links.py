@@ -44,13 +44,6 @@ def sas_departement(session: Session, actor: Actor) -> str | None:
     return code
 
 
-def visible_cpts(session: Session, departement: str | None) -> list[int]:
-    query = select(CptsRow.id)
-    if departement is not None:
-        query = query.where(CptsRow.departement_code == departement)
-    return list(session.scalars(query))
-
-
 def acting_for(actor: Actor, cpts_id: int) -> Actor:
     """The regulator acting for another CPTS of its département.
 

@@ -303,7 +303,7 @@ def find_slots(
         names = session.connection().execute(
             select(CptsRow.id, CptsRow.name).where(CptsRow.id.in_({row[5] for row in rows}))
         )
-        result.cpts = dict(names.tuples().all())
+        result.cpts = {cpts_id: name for cpts_id, name in names}
     return result
 
 
