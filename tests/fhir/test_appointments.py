@@ -364,3 +364,30 @@ def test_bad_regulator_is_400(world: World, mutate: Any, fix: str) -> None:
 
 def test_operators_cannot_manage_regulators(world: World) -> None:
     outcome(world.send("POST", "a.operator", "/fhir/Practitioner", regulator()), 403)
+
+
+def test_a_fhir_booking_shows_in_the_trace_and_the_ledger(world: World) -> None:
+    from datetime import date
+
+    from sqlalchemy.orm import Session
+
+    from snp.compensation import add_rule_version, ledger_balances, parse_rules
+    from snp.orm import AuditEventRow
+
+    with Session(world.engine) as s, s.begin():
+        rules = parse_rules([{"kind": "per_consultation", "amount_cents": 2500}])
+        add_rule_version(s, world.cpts["a"], date(2026, 1, 1), rules, at=T0 - timedelta(days=1))
+    created = world.send("PUT", "a.regulator", CONDITIONAL, appointment_body(RPPS["a"], START))
+    assert created.status_code == 201, created.text
+    done = world.send(
+        "PUT", "a.regulator", CONDITIONAL, appointment_body(RPPS["a"], START, status="fulfilled")
+    )
+    assert done.status_code == 200, done.text
+    with Session(world.engine) as s:
+        kinds = s.scalars(
+            select(AuditEventRow.kind)
+            .where(AuditEventRow.cpts_id == world.cpts["a"])
+            .order_by(AuditEventRow.seq)
+        ).all()
+        assert {"request_received", "held", "booked", "outcome_recorded"} <= set(kinds)
+        assert sum(ledger_balances(s, world.cpts["a"]).values()) == 2500
