@@ -91,7 +91,7 @@ class LiveServer:
         )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """``snp demo`` (size S) in a temporary SQLite file, served on a free port."""
     previous = os.environ.get("SNP_CONSOLE_DEMO_LOGIN")
@@ -127,7 +127,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
             os.environ["SNP_CONSOLE_DEMO_LOGIN"] = previous
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def artefacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
     configured = os.environ.get("SNP_E2E_ARTEFACTS")
     folder = Path(configured) if configured else tmp_path_factory.mktemp("e2e-artefacts")
@@ -135,7 +135,7 @@ def artefacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def playwright_session() -> Iterator[Playwright]:
     if BROWSER_MISSING is not None:
         if os.environ.get("SNP_E2E_REQUIRED") == "1":  # CI: the browser tests must run
@@ -147,7 +147,7 @@ def playwright_session() -> Iterator[Playwright]:
         yield pw
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright_session: Playwright) -> Iterator[Browser]:
     chromium = playwright_session.chromium.launch(
         executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS

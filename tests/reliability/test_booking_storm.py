@@ -41,7 +41,7 @@ from tests.reliability.conftest import (
     request_body,
     run_cli,
 )
-from tests.reliability.traffic import Tally, async_client, percentile, report
+from tests.reliability.traffic import Tally, async_client, percentile, report, run_clients
 
 CLIENTS = 32
 HOT_SLOTS = 4
@@ -165,7 +165,7 @@ def _run(serve: ServerFactory, database_url: str, attempts: int, seconds: float,
     cooler = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(hours=5)
     publish_slots(world, "a", 6, 1, start=cooler)  # somewhere for next_proposals to point
     started = time.monotonic()
-    tally = asyncio.run(_storm(world, hot, attempts, seconds))
+    tally = run_clients(_storm(world, hot, attempts, seconds))
     elapsed = time.monotonic() - started
     server.stop()
     errors = server.unexpected_errors()

@@ -27,7 +27,7 @@ from tests.reliability.conftest import (
     publish_slots,
     request_body,
 )
-from tests.reliability.traffic import Tally, async_client, percentile, report
+from tests.reliability.traffic import Tally, async_client, percentile, report, run_clients
 
 CLIENTS = 32
 
@@ -97,14 +97,14 @@ def _run(serve: ServerFactory, database_url: str, seconds: float, name: str) -> 
     world = build_world(server.base_url, database_url, hold_minutes=30)
     start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(hours=3)
     slots = publish_slots(world, "a", CLIENTS, 50, start=start)
-    proposal_requests = asyncio.run(_make_requests(world, 64, 60))
+    proposal_requests = run_clients(_make_requests(world, 64, 60))
     started = time.monotonic()
-    proposals = asyncio.run(_proposals(world, proposal_requests, seconds))
+    proposals = run_clients(_proposals(world, proposal_requests, seconds))
     proposal_seconds = time.monotonic() - started
     # Enough pending requests for the booking phase (bounded in count and time).
-    pending = asyncio.run(_make_requests(world, int(seconds * 80), seconds * 3))
+    pending = run_clients(_make_requests(world, int(seconds * 80), seconds * 3))
     started = time.monotonic()
-    bookings = asyncio.run(_bookings(world, pending, slots, seconds))
+    bookings = run_clients(_bookings(world, pending, slots, seconds))
     booking_seconds = time.monotonic() - started
     server.stop()
     books = bookings.count("book", 200)

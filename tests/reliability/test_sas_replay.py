@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 from snp.db import make_engine, make_session_factory
 from snp.orm import CareRequestRow, IdempotencyKeyRow
 from tests.reliability.conftest import ServerFactory, World, build_world, request_body, run_cli
-from tests.reliability.traffic import report
+from tests.reliability.traffic import report, run_clients
 from tests.server_process import ServerProcess
 
 PUSHERS = 4
@@ -99,7 +99,7 @@ def _run(serve: ServerFactory, database_url: str, pushes: int, kills: int, name:
     killer = threading.Thread(target=_killer, args=(server, stop, kills, rng), daemon=True)
     killer.start()
     try:
-        acks, counts = asyncio.run(_push_all(world, keys, 240, rng))
+        acks, counts = run_clients(_push_all(world, keys, 240, rng))
     finally:
         stop.set()
         killer.join(timeout=90)

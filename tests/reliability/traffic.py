@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import httpx
 
@@ -31,6 +34,31 @@ class Tally:
 
     def server_errors(self) -> int:
         return sum(n for (_, s), n in self.statuses.items() if s >= 500)
+
+
+T = TypeVar("T")
+
+
+def run_clients(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run the clients' event loop in a thread of its own.
+
+    Another test of the same session (Playwright's sync API, say) may keep an
+    event loop running in the main thread, where ``asyncio.run`` would refuse.
+    """
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = asyncio.run(coroutine)
+        except BaseException as error:  # re-raised in the caller's thread
+            outcome["error"] = error
+
+    thread = threading.Thread(target=target, name="reliability-clients")
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]  # type: ignore[no-any-return]
 
 
 def percentile(values: list[float], q: float) -> float:
