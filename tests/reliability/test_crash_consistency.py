@@ -30,6 +30,7 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from snp import compensation
 from snp.db import make_engine, make_session_factory, transaction
@@ -141,6 +142,33 @@ def test_kill_during_plan_long(serve: ServerFactory, database_url: str) -> None:
     _plan_rounds(serve, database_url, 12, "crash_plan_long")
 
 
+def _wait_for_first_postings(
+    process: subprocess.Popen[bytes], database_url: str, timeout: float
+) -> bool:
+    """Wait until the ledger has entries (True if the process ended first).
+
+    Killing at a fixed delay killed before any posting on a slow machine and
+    after the last one on a fast one; the first entries are the moment that
+    matters, whatever the machine.
+    """
+    engine = make_engine(database_url)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                return True
+            try:
+                with engine.connect() as conn:
+                    if conn.scalar(select(func.count()).select_from(LedgerEntryRow)):
+                        return False
+            except (OperationalError, ProgrammingError):
+                pass  # tables not created yet, or a writer holds the lock: look again
+            time.sleep(0.1)
+    finally:
+        engine.dispose()
+    raise AssertionError(f"no ledger entry within {timeout} s")
+
+
 def test_kill_during_ledger_posting(database_url: str, tmp_path: Path) -> None:
     rng = random.Random(5)
     log = (tmp_path / "demo-month.log").open("wb")
@@ -152,14 +180,16 @@ def test_kill_during_ledger_posting(database_url: str, tmp_path: Path) -> None:
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    delay = rng.uniform(4.0, 10.0)
+    started = time.monotonic()
     try:
-        try:
-            process.wait(timeout=delay)
-            finished = True
-        except subprocess.TimeoutExpired:
-            finished = False
-            os.killpg(process.pid, signal.SIGKILL)
+        finished = _wait_for_first_postings(process, database_url, timeout=180)
+        if not finished:
+            # Mid-posting: a little after the first entries, at a varying point.
+            time.sleep(rng.uniform(0.5, 3.0))
+            finished = process.poll() is not None
+            if not finished:
+                os.killpg(process.pid, signal.SIGKILL)
+        delay = time.monotonic() - started
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
