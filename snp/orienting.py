@@ -29,7 +29,7 @@ from snp.orm import CareRequestRow, CptsRow, OrientationRow, ProfessionalRow, Si
 from snp.patients import PatientContact, contact_digest
 from snp.pool import allowed_cpts, epoch, load_snapshot, solver_request
 from snp.settings import get_settings
-from solver import Ranking, Weights, plan, rank
+from solver import Ranking, Request, Weights, plan, rank
 from solver.explain import unserved_reason
 
 DEFAULT_K = 5
@@ -716,7 +716,7 @@ def _offer_freed_place(
 
 def _pending_for(
     session: Session, slot: SlotRow, now: datetime, skip_request: int | None
-) -> list[Any]:
+) -> list[Request]:
     rows = session.scalars(
         select(CareRequestRow).where(
             CareRequestRow.status == RequestStatus.PENDING,
@@ -724,16 +724,22 @@ def _pending_for(
             CareRequestRow.deadline >= slot.start_at,
         )
     ).all()
+    # The waiting list may hold many requests of a few CPTS: read each CPTS's
+    # agreements and settings once, not once per request, inside this transaction.
+    allowed_of: dict[int, frozenset[int]] = {}
+    settings_of: dict[int, CptsSettings] = {}
     requests = []
     for row in rows:
-        allowed = allowed_cpts(session, row.cpts_id)
+        if row.cpts_id not in allowed_of:
+            allowed_of[row.cpts_id] = allowed_cpts(session, row.cpts_id)
+            settings_of[row.cpts_id] = _settings(session, row.cpts_id)
+        allowed = allowed_of[row.cpts_id]
         if row.id == skip_request or slot.cpts_id not in allowed:
             continue
-        settings = _settings(session, row.cpts_id)
         requests.append(
             solver_request(
                 row,
-                priority_rank=settings.priority_rank(row.priority),
+                priority_rank=settings_of[row.cpts_id].priority_rank(row.priority),
                 allowed=allowed,
                 now=now,
             )
