@@ -80,14 +80,41 @@ def travel_terms(
     Every other term is ≥ 0, so their sum is a lower bound of the full cost (used by
     ``rank`` to cost only the slots that can reach the top k).
     """
-    start = index.pool.start[slot]
-    t0 = rq.t0[req]
-    window = np.maximum(rq.t1[req] - t0, 1)
     return {
-        "distance": np.rint(np.nan_to_num(km, nan=0.0) * weights.per_km).astype(np.int64),
+        "distance": distance_term(km, weights),
+        **time_terms(
+            index.pool.start[slot],
+            now,
+            rq.t0[req],
+            rq.t1[req],
+            per_priority(weights.deadline_closeness, rq.priority[req]),
+            weights,
+        ),
+    }
+
+
+def distance_term(km: FloatArray, weights: Weights) -> IntArray:
+    """Travel cost; ``km`` is NaN for teleconsultation (no travel)."""
+    out: IntArray = np.rint(np.nan_to_num(km, nan=0.0) * weights.per_km).astype(np.int64)
+    return out
+
+
+def time_terms(
+    start: IntArray,
+    now: int,
+    t0: IntArray | int,
+    t1: IntArray | int,
+    closeness: IntArray | int,
+    weights: Weights,
+) -> dict[str, IntArray]:
+    """Wait and deadline-closeness of slots starting at ``start``; both grow with ``start``.
+
+    ``closeness`` is the request's ``deadline_closeness`` entry (per its priority).
+    """
+    window = np.maximum(np.subtract(t1, t0), 1)
+    return {
         "wait": weights.per_minute_wait * ((start - now) // 60),
-        "deadline": per_priority(weights.deadline_closeness, rq.priority[req]) * (start - t0)
-        // window,
+        "deadline": closeness * (start - t0) // window,
     }
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 from scipy.spatial import cKDTree
 
 from solver.distance import unit_vectors
@@ -54,6 +55,8 @@ class ProfessionIndex:
     lane_units: IntArray
     lane_cpts: IntArray
     lane_sas: BoolArray
+    # the same slots laid out for ``rank``'s exclusion counts and lazy costing
+    groups: RankGroups
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -111,7 +114,10 @@ class SlotIndex:
         )
 
     def take(self, position: int, *, surnumeraire: bool) -> None:
-        """Book one unit of the slot at pool ``position`` in place (O(1)).
+        """Book one unit of the slot at pool ``position`` in place.
+
+        O(1), plus an insertion into the sorted set of empty slots when the last
+        unit goes.
 
         Decrements the pool's ``capacity`` (or ``surnumeraire`` when the booking
         uses it) and every count the index derives from it, so the index answers
@@ -131,7 +137,10 @@ class SlotIndex:
         self.units[position] -= 1
         self.pd_units[self.pd[position]] -= 1
         prof = self.professions[int(pool.profession[position])]
-        prof.lane_units[self.lane_of[position]] -= 1
+        lane_position = self.lane_of[position]
+        prof.lane_units[lane_position] -= 1
+        if prof.lane_units[lane_position] == 0:
+            prof.groups.mark_empty(int(prof.groups.rank_of_lane[lane_position]))
 
     def __len__(self) -> int:
         return len(self.pool)
@@ -221,7 +230,9 @@ def _build_profession(pool: SlotPool, group: IntArray, offset: int, span: int) -
         np.add.at(site_mod, (site, pool.modality[placed]), 1)
         tree = cKDTree(unit_vectors(site_lat, site_lon), balanced_tree=False, compact_nodes=False)
     lane = np.concatenate([placed, tele]).astype(np.int64)
+    n_sites = len(site_lat)
     return ProfessionIndex(
+        groups=RankGroups.build(pool, lane, len(placed), placed_key, n_sites, offset, span),
         lane=lane,
         lane_modality=pool.modality[lane],
         lane_units=(pool.capacity[lane] + pool.surnumeraire[lane]).astype(np.int64),
@@ -238,3 +249,116 @@ def _build_profession(pool: SlotPool, group: IntArray, offset: int, span: int) -
         tele=tele.astype(np.int64),
         tele_start=pool.start[tele].astype(np.int64),
     )
+
+
+class _EmptySlots:
+    """Sorted group-order positions of the slots with no unit left (grows with ``take``)."""
+
+    __slots__ = ("positions",)
+
+    def __init__(self, positions: IntArray) -> None:
+        self.positions = positions
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class RankGroups:
+    """A profession's slots as *groups* sorted by (group, start), for ``rank``.
+
+    Groups are the sites of the placed slots (same numbering as ``site_lat``, so the
+    placed part is in lane order) followed by one group per CPTS of the
+    teleconsultation slots. Per group, the time window is one binary search on
+    ``key``; prefix counts per modality (all slots, and SAS-reserved ones) give how
+    many slots of each group pass or fail each static rule without reading them;
+    ``group_cpts`` and ``group_professional`` are the CPTS / professional shared by
+    every slot of the group (−1 when they differ), so mutualisation is decided per
+    group and the own-CPTS and médecin-traitant terms bound a whole group's costs.
+    Capacity changes with bookings: the few slots with none left are kept apart
+    (``empty``), sorted, and subtracted from the counts.
+    """
+
+    order: IntArray  # lane positions, in group order
+    rank_of_lane: IntArray  # inverse of ``order``
+    slot: IntArray  # pool positions, in group order
+    key: IntArray  # group * time_span + (start - time_offset), ascending
+    start: IntArray
+    modality: IntArray
+    sas: BoolArray
+    cpts: IntArray
+    counts: npt.NDArray[np.int32]  # (n + 1, 6) prefix counts: modality m, SAS-reserved 3 + m
+    n_sites: int
+    group_cpts: IntArray
+    group_professional: IntArray
+    empty: _EmptySlots
+
+    @staticmethod
+    def build(
+        pool: SlotPool,
+        lane: IntArray,
+        n_placed: int,
+        placed_key: IntArray,
+        n_sites: int,
+        offset: int,
+        span: int,
+    ) -> RankGroups:
+        tele = lane[n_placed:]
+        tele_cpts = pool.cpts[tele]
+        by_cpts = np.lexsort((pool.start[tele], tele_cpts))
+        order = np.concatenate(
+            [np.arange(n_placed, dtype=np.int64), n_placed + by_cpts.astype(np.int64)]
+        )
+        slot = lane[order]
+        start = pool.start[slot]
+        tele_group = n_sites + np.cumsum(_starts_run(tele_cpts[by_cpts])) - 1
+        group = np.concatenate([placed_key // span, tele_group]).astype(np.int64)
+        key = np.concatenate([placed_key, tele_group * span + (start[n_placed:] - offset)])
+        modality = pool.modality[slot]
+        sas = pool.sas_reserved[slot]
+        cpts = pool.cpts[slot]
+        flags = np.zeros((len(slot) + 1, 6), np.int32)
+        rows = np.arange(1, len(slot) + 1)
+        flags[rows, modality] = 1
+        flags[rows, 3 + modality] = sas
+        counts = np.cumsum(flags, axis=0, dtype=np.int32)
+        units = pool.capacity[slot] + pool.surnumeraire[slot]
+        rank_of_lane = np.empty(len(order), np.int64)
+        rank_of_lane[order] = np.arange(len(order), dtype=np.int64)
+        return RankGroups(
+            order=order,
+            rank_of_lane=rank_of_lane,
+            slot=slot,
+            key=key.astype(np.int64),
+            start=start.astype(np.int64),
+            modality=modality,
+            sas=sas,
+            cpts=cpts,
+            counts=counts,
+            n_sites=n_sites,
+            group_cpts=_shared_per_group(cpts, group),
+            group_professional=_shared_per_group(pool.professional[slot], group),
+            empty=_EmptySlots(np.flatnonzero(units <= 0).astype(np.int64)),
+        )
+
+    def mark_empty(self, position: int) -> None:
+        """Record that the slot at group-order ``position`` has no unit left."""
+        held = self.empty.positions
+        at = int(np.searchsorted(held, position))
+        if at == len(held) or held[at] != position:
+            self.empty.positions = np.insert(held, at, position)
+
+
+def _starts_run(values: IntArray) -> BoolArray:
+    """True where a run of equal values begins."""
+    out: BoolArray = np.ones(len(values), bool)
+    out[1:] = values[1:] != values[:-1]
+    return out
+
+
+def _shared_per_group(values: IntArray, group: IntArray) -> IntArray:
+    """Per group (``group`` sorted, 0..G-1 all present): the value every slot shares, or −1."""
+    if not len(group):
+        return np.zeros(0, np.int64)
+    first = np.flatnonzero(_starts_run(group))
+    low = np.minimum.reduceat(values, first)
+    high = np.maximum.reduceat(values, first)
+    out: IntArray = np.where(low == high, low, -1).astype(np.int64)
+    return out
