@@ -211,6 +211,7 @@ def _build_profession(pool: SlotPool, group: IntArray, offset: int, span: int) -
     tree = None
     site_lat = site_lon = np.zeros(0)
     site_mod = np.zeros((0, 3), np.int64)
+    site_xyz = np.zeros((0, 3))
     placed_key = np.zeros(0, np.int64)
     if len(placed):
         lat = pool.lat[placed]
@@ -228,11 +229,11 @@ def _build_profession(pool: SlotPool, group: IntArray, offset: int, span: int) -
         placed_key = site * span + (pool.start[placed] - offset)
         site_mod = np.zeros((len(site_lat), 3), np.int64)
         np.add.at(site_mod, (site, pool.modality[placed]), 1)
-        tree = cKDTree(unit_vectors(site_lat, site_lon), balanced_tree=False, compact_nodes=False)
+        site_xyz = unit_vectors(site_lat, site_lon)
+        tree = cKDTree(site_xyz, balanced_tree=False, compact_nodes=False)
     lane = np.concatenate([placed, tele]).astype(np.int64)
-    n_sites = len(site_lat)
     return ProfessionIndex(
-        groups=RankGroups.build(pool, lane, len(placed), placed_key, n_sites, offset, span),
+        groups=RankGroups.build(pool, lane, len(placed), placed_key, site_xyz, offset, span),
         lane=lane,
         lane_modality=pool.modality[lane],
         lane_units=(pool.capacity[lane] + pool.surnumeraire[lane]).astype(np.int64),
@@ -286,6 +287,11 @@ class RankGroups:
     cpts: IntArray
     counts: npt.NDArray[np.int32]  # (n + 1, 6) prefix counts: modality m, SAS-reserved 3 + m
     n_sites: int
+    site_unit: FloatArray  # (3, n_sites): x, y, z of the sites' unit vectors
+    begin: IntArray  # (G + 1): group g is order[begin[g]:begin[g + 1]]
+    first_start: IntArray  # per group: its earliest and latest start
+    last_start: IntArray
+    totals: npt.NDArray[np.int32]  # per group: its row of ``counts``, whole group
     group_cpts: IntArray
     group_professional: IntArray
     empty: _EmptySlots
@@ -296,10 +302,11 @@ class RankGroups:
         lane: IntArray,
         n_placed: int,
         placed_key: IntArray,
-        n_sites: int,
+        site_xyz: FloatArray,
         offset: int,
         span: int,
     ) -> RankGroups:
+        n_sites = len(site_xyz)
         tele = lane[n_placed:]
         tele_cpts = pool.cpts[tele]
         by_cpts = np.lexsort((pool.start[tele], tele_cpts))
@@ -322,6 +329,7 @@ class RankGroups:
         units = pool.capacity[slot] + pool.surnumeraire[slot]
         rank_of_lane = np.empty(len(order), np.int64)
         rank_of_lane[order] = np.arange(len(order), dtype=np.int64)
+        begin = np.append(np.flatnonzero(_starts_run(group)), len(group)).astype(np.int64)
         return RankGroups(
             order=order,
             rank_of_lane=rank_of_lane,
@@ -333,6 +341,11 @@ class RankGroups:
             cpts=cpts,
             counts=counts,
             n_sites=n_sites,
+            site_unit=np.ascontiguousarray(site_xyz.T),
+            begin=begin,
+            first_start=start[begin[:-1]].astype(np.int64),
+            last_start=start[begin[1:] - 1].astype(np.int64),
+            totals=counts[begin[1:]] - counts[begin[:-1]],
             group_cpts=_shared_per_group(cpts, group),
             group_professional=_shared_per_group(pool.professional[slot], group),
             empty=_EmptySlots(np.flatnonzero(units <= 0).astype(np.int64)),

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 from solver.candidates import PLACED_MODALITIES, RULES, RequestArrays, expand_ranges
 from solver.cost import EDGE_TERMS, distance_term, edge_terms, slot_terms, time_terms
-from solver.distance import chord_for_km, haversine_km, unit_vectors
+from solver.distance import EARTH_RADIUS_KM, chord_for_km, haversine_km
 from solver.explain import describe, with_medecin_traitant
-from solver.index import ProfessionIndex, SlotIndex
+from solver.index import ProfessionIndex, RankGroups, SlotIndex
 from solver.types import (
     BoolArray,
     FloatArray,
@@ -157,10 +159,7 @@ def _search(index: SlotIndex, request: Request, now: int) -> _Found:
     km = np.concatenate(parts_km) if len(parts_km) > 1 else parts_km[0]
     span, offset = index.time_span, index.time_offset
     t0, t1 = max(now, request.earliest), request.deadline
-    base = group * span
-    lo = np.searchsorted(gr.key, base + min(max(t0 - offset, 0), span - 1), "left")
-    hi = np.searchsorted(gr.key, base + min(max(t1 - offset, 0), span - 1), "right")
-    diff = gr.counts[hi] - gr.counts[lo]
+    lo, hi, diff = _window(gr, group, t0, t1, offset, span)
     cols = np.flatnonzero(accepted)
     n_acc = diff[:, cols].sum(axis=1)
     excluded["outside_time_window"] = in_window_max - int(n_acc.sum())
@@ -201,17 +200,58 @@ def _search(index: SlotIndex, request: Request, now: int) -> _Found:
 def _sites_in_radius(
     prof: ProfessionIndex, request: Request, placed_mods: list[int]
 ) -> tuple[IntArray, FloatArray, int]:
-    """Sites within the radius, their distance, and their slots with an accepted modality."""
-    assert prof.tree is not None
-    xyz = unit_vectors(np.array([request.lat]), np.array([request.lon]))[0]
-    sites = np.asarray(
-        prof.tree.query_ball_point(xyz, float(chord_for_km(request.radius_km))), dtype=np.int64
-    )
+    """Sites within the radius (ascending), their distance, and their slots with an
+    accepted modality.
+
+    Sites are numbered by latitude, so the sites that can be within the radius are one
+    contiguous band; a dot product with the request's unit vector (against the same
+    slightly inflated chord as the KD-tree query) keeps those in the ball, and the
+    rule itself is applied on the haversine distance. Cheaper than the tree's query
+    when the ball holds thousands of sites (its answer is a Python list).
+    """
+    angle = request.radius_km / EARTH_RADIUS_KM
+    band = math.degrees(angle) + 1e-9  # |Δ latitude| never exceeds the great-circle angle
+    first = int(np.searchsorted(prof.site_lat, request.lat - band, "left"))
+    last = int(np.searchsorted(prof.site_lat, request.lat + band, "right"))
+    phi, lam = math.radians(request.lat), math.radians(request.lon)
+    x, y, z = math.cos(phi) * math.cos(lam), math.cos(phi) * math.sin(lam), math.sin(phi)
+    unit = prof.groups.site_unit
+    dot = unit[0, first:last] * x + unit[1, first:last] * y + unit[2, first:last] * z
+    chord = float(chord_for_km(request.radius_km))
+    sites = first + np.flatnonzero(dot >= 1.0 - chord * chord / 2 - 1e-12)
     km_site = haversine_km(request.lat, request.lon, prof.site_lat[sites], prof.site_lon[sites])
     near = km_site <= request.radius_km
     sites, km_site = sites[near], km_site[near]
     in_ball = int(prof.site_modality_counts[sites][:, placed_mods].sum())
     return sites, km_site, in_ball
+
+
+def _window(
+    gr: RankGroups, group: IntArray, t0: int, t1: int, offset: int, span: int
+) -> tuple[IntArray, IntArray, npt.NDArray[np.int32]]:
+    """Per group, the group-order range of its slots starting in [t0, t1], and the
+    ``counts`` row of that range.
+
+    Most groups lie wholly inside the window (their bounds and counts are read from
+    small per-group arrays); only the others need a binary search and the prefix
+    counts, which are the large, cache-missing arrays.
+    """
+    lo = gr.begin[group]
+    hi = gr.begin[group + 1]
+    diff = gr.totals[group]
+    late, early = gr.first_start[group] < t0, gr.last_start[group] > t1
+    if late.any():
+        cut = np.flatnonzero(late)
+        rel = min(max(t0 - offset, 0), span - 1)
+        lo[cut] = np.searchsorted(gr.key, group[cut] * span + rel, "left")
+    if early.any():
+        cut = np.flatnonzero(early)
+        rel = min(max(t1 - offset, 0), span - 1)
+        hi[cut] = np.searchsorted(gr.key, group[cut] * span + rel, "right")
+    cut = np.flatnonzero(late | early)
+    if len(cut):
+        diff[cut] = gr.counts[hi[cut]] - gr.counts[lo[cut]]
+    return lo, hi, diff
 
 
 def _member(values: IntArray, codes: frozenset[int]) -> BoolArray:

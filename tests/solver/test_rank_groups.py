@@ -141,3 +141,37 @@ def test_group_layout(seed: int) -> None:
             np.testing.assert_array_equal(gr.counts[1:, m], np.cumsum(is_m))
             np.testing.assert_array_equal(gr.counts[1:, 3 + m],
                                           np.cumsum(is_m & pool.sas_reserved[gr.slot]))
+        begin = gr.begin
+        assert begin[0] == 0 and begin[-1] == len(gr.order)
+        for g in range(len(begin) - 1):
+            members = slice(begin[g], begin[g + 1])
+            assert np.all(group[members] == g)
+            assert gr.first_start[g] == gr.start[members].min()
+            assert gr.last_start[g] == gr.start[members].max()
+            np.testing.assert_array_equal(gr.totals[g], gr.counts[begin[g + 1]] - gr.counts[begin[g]])
+
+
+@FAST
+@given(seed=st.integers(0, 10**6), radius=st.sampled_from([0.0, 0.5, 5.0, 10.0, 25.0, 30000.0]))
+def test_sites_in_radius_match_the_tree(seed: int, radius: float) -> None:
+    """The latitude band + dot product finds the same sites as the KD-tree query."""
+    from solver.distance import chord_for_km, haversine_km, unit_vectors
+    from solver.rank import _sites_in_radius
+
+    rng = np.random.default_rng(seed)
+    pool = make_pool(rng, 400, n_prof=60, spread_km=20.0)
+    index = SlotIndex.build(pool)
+    for request in make_requests(rng, 5, spread_km=20.0):
+        prof = index.professions.get(request.profession)
+        if prof is None or prof.tree is None:
+            continue
+        request = dataclasses.replace(request, radius_km=radius)
+        sites, km, _ = _sites_in_radius(prof, request, [0, 1])
+        xyz = unit_vectors(np.array([request.lat]), np.array([request.lon]))[0]
+        want = np.sort(np.asarray(prof.tree.query_ball_point(
+            xyz, float(chord_for_km(radius))), dtype=np.int64))
+        want_km = haversine_km(request.lat, request.lon, prof.site_lat[want], prof.site_lon[want])
+        want = want[want_km <= radius]
+        np.testing.assert_array_equal(sites, want)
+        np.testing.assert_array_equal(
+            km, haversine_km(request.lat, request.lon, prof.site_lat[want], prof.site_lon[want]))
