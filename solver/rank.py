@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from solver.candidates import PLACED_MODALITIES, RULES, RequestArrays, expand_ranges
-from solver.cost import EDGE_TERMS, distance_term, edge_terms, slot_terms, time_terms
+from solver.candidates import PLACED_MODALITIES, RULES, expand_ranges
+from solver.cost import EDGE_TERMS, choice_terms, distance_term, slot_terms, time_terms
 from solver.distance import EARTH_RADIUS_KM, chord_for_km, haversine_km
 from solver.explain import describe, with_medecin_traitant
 from solver.index import ProfessionIndex, RankGroups, SlotIndex
@@ -83,26 +83,65 @@ def rank(
     found = _search(index, request, now)
     if not found.feasible or k <= 0 or found.prof is None:
         return Ranking(request.request_id, (), found.excluded, found.feasible)
-    daily, sas = index.load_vectors(load)
-    rq = RequestArrays.build([request], now)
-    cand, km = _contenders(index, found, rq, now, k, weights, daily, sas)
-    terms = _all_terms(index, rq, cand, km, now, weights, daily, sas)
-    total = np.sum(np.stack(list(terms.values())), axis=0)
-    best = _top_k(total, index.pool.start[cand], index.pool.slot_id[cand], k)
-    proposals = tuple(
-        _proposal(
-            index,
-            request,
-            int(cand[i]),
-            km[i],
-            {n: int(t[i]) for n, t in terms.items()},
-            int(total[i]),
-            int(daily[index.pd[cand[i]]]),
-            now,
-        )
-        for i in best
+    # the same arrays for every call without a load (cached by identity in the index)
+    daily, sas = index.load_vectors(_NO_LOAD if load is None else load)
+    query = _Query.of(request, now, weights, daily, sas)
+    slot, km = _contenders(index, found, query, k)
+    terms = _terms(index, query, slot, km)
+    total = sum(terms.values())
+    assert isinstance(total, np.ndarray)
+    best = _top_k(total, index.pool.start[slot], index.pool.slot_id[slot], k)
+    proposals = _proposals(
+        index, query, slot[best], km[best], {n: t[best] for n, t in terms.items()}, total[best]
     )
     return Ranking(request.request_id, proposals, found.excluded, found.feasible)
+
+
+_NO_LOAD = Load()
+
+
+@dataclass(frozen=True, slots=True)
+class _Query:
+    """One request's values the cost terms read, as scalars."""
+
+    request: Request
+    now: int
+    weights: Weights
+    t0: int
+    t1: int
+    closeness: int  # deadline_closeness for the request's priority
+    medecin_traitant: int  # −1 when unknown
+    is_sas: bool
+    daily: IntArray  # load per (professional, day) id
+    sas: IntArray  # SAS load per (professional, week) id
+
+    @staticmethod
+    def of(request: Request, now: int, weights: Weights, daily: IntArray, sas: IntArray) -> _Query:
+        mt = request.medecin_traitant
+        return _Query(
+            request,
+            now,
+            weights,
+            max(now, request.earliest),
+            request.deadline,
+            weights.for_priority(weights.deadline_closeness, request.priority),
+            -1 if mt is None else mt,
+            request.origin == Origin.SAS,
+            daily,
+            sas,
+        )
+
+
+def _terms(index: SlotIndex, q: _Query, slot: IntArray, km: FloatArray) -> dict[str, IntArray]:
+    """Every term of every slot for the request: ``edge_terms`` and ``slot_terms`` of
+    ``solver.cost``, fed with the request's scalars instead of per-pair arrays."""
+    w = q.weights
+    return {
+        "distance": distance_term(km, w),
+        **time_terms(index.pool.start[slot], q.now, q.t0, q.t1, q.closeness, w),
+        **choice_terms(index, slot, q.medecin_traitant, q.request.cpts, q.is_sas, w, q.sas),
+        **slot_terms(index, slot, q.daily, w),
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,31 +356,8 @@ def _screen_mixed(
     return pos[keep], owner[keep]
 
 
-def _all_terms(
-    index: SlotIndex,
-    rq: RequestArrays,
-    cand: IntArray,
-    km: FloatArray,
-    now: int,
-    weights: Weights,
-    daily: IntArray,
-    sas: IntArray,
-) -> dict[str, IntArray]:
-    req = np.zeros(len(cand), np.int64)
-    terms = edge_terms(index, rq, req, cand, km, now, weights, sas)
-    terms.update(slot_terms(index, cand, daily, weights))
-    return terms
-
-
 def _contenders(
-    index: SlotIndex,
-    found: _Found,
-    rq: RequestArrays,
-    now: int,
-    k: int,
-    weights: Weights,
-    daily: IntArray,
-    sas: IntArray,
+    index: SlotIndex, found: _Found, q: _Query, k: int
 ) -> tuple[IntArray, FloatArray]:
     """Pool positions (and km) of a set of feasible slots that holds the top k, ties included.
 
@@ -356,58 +372,55 @@ def _contenders(
     prof = found.prof
     assert prof is not None
     gr = prof.groups
-    request = rq.requests[0]
-    const = distance_term(found.km, weights)
-    const += np.where(gr.group_cpts[found.group] != request.cpts, weights.other_cpts, 0)
-    if request.medecin_traitant is not None:
+    w = q.weights
+    const = distance_term(found.km, w)
+    const += np.where(gr.group_cpts[found.group] != q.request.cpts, w.other_cpts, 0)
+    if q.medecin_traitant >= 0:
         prof_of = gr.group_professional[found.group]
-        const += np.where((prof_of >= 0) & (prof_of != request.medecin_traitant),
-                          weights.not_medecin_traitant, 0)
-    loose_const = distance_term(found.loose_km, weights)
-    closeness = weights.for_priority(weights.deadline_closeness, request.priority)
-    t0, t1 = int(rq.t0[0]), int(rq.t1[0])
+        const += np.where(
+            (prof_of >= 0) & (prof_of != q.medecin_traitant), w.not_medecin_traitant, 0
+        )
+    loose = len(found.loose)
+    if loose:
+        const = np.concatenate([const, distance_term(found.loose_km, w)])
+        all_km = np.concatenate([found.km, found.loose_km])
+    else:
+        all_km = found.km
 
-    def feasible_bounded(
-        lo: IntArray, hi: IntArray, group_const: IntArray
-    ) -> tuple[IntArray, IntArray, IntArray]:
-        owner, pos = expand_ranges(lo, hi)
+    def feasible_bounded(hi: IntArray) -> tuple[IntArray, IntArray, IntArray]:
+        """Feasible slots of the groups' [lo, hi) ranges and the loose ones, their
+        group (index into ``const``) and bound."""
+        owner, pos = expand_ranges(found.lo, hi)
         ok = found.accepted[gr.modality[pos]] & (prof.lane_units[gr.order[pos]] > 0)
-        if request.origin != Origin.SAS:
+        if not q.is_sas:
             ok &= ~gr.sas[pos]
         owner, pos = owner[ok], pos[ok]
-        owner = np.concatenate([owner, len(group_const) + np.arange(len(found.loose))])
-        pos = np.concatenate([pos, found.loose])
-        start = gr.start[pos]
-        times = time_terms(start, now, t0, t1, closeness, weights)
-        bound = np.concatenate([group_const, loose_const])[owner] + times["wait"] + times[
-            "deadline"
-        ]
+        if loose:
+            owner = np.concatenate([owner, len(found.lo) + np.arange(loose)])
+            pos = np.concatenate([pos, found.loose])
+        times = time_terms(gr.start[pos], q.now, q.t0, q.t1, q.closeness, w)
+        bound = const[owner] + times["wait"] + times["deadline"]
         return pos, owner, bound
 
     cap: int | None = None
     if found.feasible > LAZY_FACTOR * k:
-        probe_hi = np.minimum(found.hi, found.lo + PROBES_PER_GROUP)
-        pos, owner, bound = feasible_bounded(found.lo, probe_hi, const)
+        pos, owner, bound = feasible_bounded(np.minimum(found.hi, found.lo + PROBES_PER_GROUP))
         if len(pos) >= k:
             best = np.argpartition(bound, min(4 * k, len(pos) - 1))[: 4 * k]
-            slot = gr.slot[pos[best]]
-            km = np.concatenate([found.km, found.loose_km])[owner[best]]
-            terms = _all_terms(index, rq, slot, km, now, weights, daily, sas)
-            total = np.sum(np.stack(list(terms.values())), axis=0)
-            cap = int(np.partition(total, k - 1)[k - 1])
+            terms = _terms(index, q, gr.slot[pos[best]], all_km[owner[best]])
+            cap = int(np.partition(sum(terms.values()), k - 1)[k - 1])
     hi = found.hi
-    if cap is not None and weights.per_minute_wait > 0:
-        hi = _wait_cutoff(index, found, cap - const, now, t1, weights.per_minute_wait)
-    pos, owner, bound = feasible_bounded(found.lo, hi, const)
+    if cap is not None and w.per_minute_wait > 0:
+        hi = _wait_cutoff(index, found, cap - const[: len(found.lo)], q, w.per_minute_wait)
+    pos, owner, bound = feasible_bounded(hi)
     if cap is not None:
         keep = bound <= cap
         pos, owner = pos[keep], owner[keep]
-    km = np.concatenate([found.km, found.loose_km])[owner]
-    return gr.slot[pos], km
+    return gr.slot[pos], all_km[owner]
 
 
 def _wait_cutoff(
-    index: SlotIndex, found: _Found, room: IntArray, now: int, t1: int, per_minute: int
+    index: SlotIndex, found: _Found, room: IntArray, q: _Query, per_minute: int
 ) -> IntArray:
     """Per group, the end of the in-window slots whose wait term is at most ``room``.
 
@@ -415,8 +428,8 @@ def _wait_cutoff(
     """
     gr = found.prof.groups if found.prof is not None else None
     assert gr is not None
-    last = now + 60 * (room // per_minute + 1) - 1
-    rel = np.clip(np.minimum(last, t1) - index.time_offset, 0, index.time_span - 1)
+    last = q.now + 60 * (room // per_minute + 1) - 1
+    rel = np.clip(np.minimum(last, q.t1) - index.time_offset, 0, index.time_span - 1)
     hi = np.searchsorted(gr.key, found.group * index.time_span + rel, "right")
     out: IntArray = np.where(room < 0, found.lo, np.clip(hi, found.lo, found.hi))
     return out
@@ -434,34 +447,48 @@ def _top_k(total: IntArray, start: IntArray, slot_id: IntArray, k: int) -> IntAr
     return out
 
 
-def _proposal(
+def _proposals(
     index: SlotIndex,
-    request: Request,
-    slot: int,
-    km: float,
-    terms: dict[str, int],
-    total: int,
-    daily_load: int,
-    now: int,
-) -> Proposal:
+    q: _Query,
+    slot: IntArray,
+    km: FloatArray,
+    terms: dict[str, IntArray],
+    total: IntArray,
+) -> tuple[Proposal, ...]:
+    """The chosen slots as proposals (arrays turned into Python values once, not per field)."""
     pool = index.pool
-    wait = (int(pool.start[slot]) - now) // 60
-    km_or_none = None if np.isnan(km) else float(km)
-    professional = int(pool.professional[slot])
-    sentence = describe(
-        int(pool.slot_id[slot]), professional, km_or_none, wait, terms, daily_load + 1
-    )
-    sentence = with_medecin_traitant(sentence, professional == request.medecin_traitant)
     assert set(terms) >= set(EDGE_TERMS)
-    return Proposal(
-        slot_id=int(pool.slot_id[slot]),
-        slot_index=slot,
-        professional=professional,
-        start=int(pool.start[slot]),
-        cost=total,
-        terms=terms,
-        km=km_or_none,
-        wait_minutes=wait,
-        uses_surnumeraire=bool(pool.capacity[slot] <= 0),
-        explanation=sentence,
+    columns = {name: values.tolist() for name, values in terms.items()}
+    rows = zip(
+        slot.tolist(),
+        km.tolist(),
+        total.tolist(),
+        pool.slot_id[slot].tolist(),
+        pool.professional[slot].tolist(),
+        pool.start[slot].tolist(),
+        pool.capacity[slot].tolist(),
+        q.daily[index.pd[slot]].tolist(),
+        strict=True,
     )
+    out = []
+    for r, (position, km_r, cost, slot_id, professional, start, capacity, load) in enumerate(rows):
+        named = {name: values[r] for name, values in columns.items()}
+        wait = (start - q.now) // 60
+        km_or_none = None if math.isnan(km_r) else km_r
+        sentence = describe(slot_id, professional, km_or_none, wait, named, load + 1)
+        sentence = with_medecin_traitant(sentence, professional == q.request.medecin_traitant)
+        out.append(
+            Proposal(
+                slot_id=slot_id,
+                slot_index=position,
+                professional=professional,
+                start=start,
+                cost=cost,
+                terms=named,
+                km=km_or_none,
+                wait_minutes=wait,
+                uses_surnumeraire=capacity <= 0,
+                explanation=sentence,
+            )
+        )
+    return tuple(out)
