@@ -33,8 +33,8 @@ from datetime import UTC, date, datetime
 from enum import Enum, StrEnum
 from typing import Any
 
-from sqlalchemy import select, text, update
-from sqlalchemy.orm import Session
+from sqlalchemy import event, select, text, update
+from sqlalchemy.orm import Session, SessionTransaction
 
 from snp.orm import AuditCheckpointRow, AuditEventRow, CptsRow, PatientContactRow
 
@@ -199,14 +199,30 @@ def _row_hash(row: AuditEventRow | Any) -> str:
 
 
 # ---------------------------------------------------------------------- append
+#
+# Events are queued in the session and chained at commit (``before_commit``),
+# so the chain lock is the *last* lock a transaction takes, held only for the
+# head read, the inserts and the commit itself:
+#
+# * a transaction that holds a chain lock waits for nothing but the chain locks
+#   of higher CPTS ids (taken in ascending order), never for a row lock, so the
+#   chain cannot be part of a deadlock cycle;
+# * writers of one CPTS no longer run one at a time for their whole
+#   transaction: only their commits are serialised.
+#
+# The chain itself is unchanged: seq, prev_hash and hash are computed exactly
+# as before, in commit order, which is the order the head moves in.
+
+_PENDING = "snp.audit.pending"  # session.info key: events queued in this transaction
+_MARKS = "snp.audit.savepoints"  # session.info key: queue length when each savepoint began
 
 
 def lock_chain(session: Session, cpts_id: int) -> None:
     """Serialise appends to one chain until the caller's transaction ends.
 
-    Every write that will append to the chain takes this lock *before* any row
-    lock (services call it first; taking it again is free): with the order
-    always chain-then-rows, two writers cannot deadlock on PostgreSQL.
+    Taken by :func:`write_pending` at commit, after every other write of the
+    transaction was flushed, and by :func:`checkpoint`; nothing waits for a row
+    lock while holding it.
 
     Without it two transactions read the same head and the loser fails on the
     unique (cpts_id, seq) constraint. An advisory lock (rather than SELECT ...
@@ -240,10 +256,12 @@ def append(
     payload: Mapping[str, Any],
     at: datetime,
 ) -> AuditEventRow:
-    """Append one event to the CPTS chain inside the caller's transaction.
+    """Queue one event for the CPTS chain; it is chained when the caller's
+    transaction commits (and vanishes with it on rollback).
 
+    The returned row gets its ``seq``, ``prev_hash`` and ``hash`` at commit.
     Raises :class:`IdentityInPayloadError` (a ValueError) for identity keys and
-    ValueError for a malformed kind or actor, before anything is written.
+    ValueError for a malformed kind or actor, before anything is queued.
     """
     if not _KIND.match(str(kind)):
         raise ValueError(f"audit kind {kind!r} must be snake_case, at most 40 characters")
@@ -252,33 +270,74 @@ def append(
     clean = normalise_payload(payload)
     at = at.astimezone(UTC) if at.tzinfo is not None else at
     _iso_utc(at)  # refuses naive times before they reach the hash
-    lock_chain(session, cpts_id)
-    head_seq, head_hash = _head(session, cpts_id)
-    seq = head_seq + 1
-    row = AuditEventRow(
-        cpts_id=cpts_id,
-        seq=seq,
-        at=at,
-        actor=actor,
-        kind=str(kind),
-        payload=clean,
-        prev_hash=head_hash,
-        hash=event_hash(
-            prev_hash=head_hash,
-            seq=seq,
-            cpts_id=cpts_id,
-            at=at,
-            actor=actor,
-            kind=str(kind),
-            payload=clean,
-        ),
-    )
-    session.add(row)
-    session.flush()
-    # Kind and position only: payloads may hold references a log reader
-    # should not correlate, and never identity.
-    logger.debug("audit cpts=%d seq=%d kind=%s", cpts_id, seq, kind)
+    row = AuditEventRow(cpts_id=cpts_id, at=at, actor=actor, kind=str(kind), payload=clean)
+    session.info.setdefault(_PENDING, []).append(row)
     return row
+
+
+def write_pending(session: Session) -> None:
+    """Chain and insert the events queued in this transaction.
+
+    Every other pending change is flushed first, so that all the transaction's
+    row locks are taken before the chain lock; then, per CPTS in ascending id
+    order: lock the chain, read its head, insert the events in the order they
+    were appended.
+    """
+    if not session.info.get(_PENDING):
+        return
+    session.flush()
+    pending: list[AuditEventRow] = session.info.pop(_PENDING)
+    by_cpts: dict[int, list[AuditEventRow]] = {}
+    for row in pending:
+        by_cpts.setdefault(row.cpts_id, []).append(row)
+    for cpts_id in sorted(by_cpts):
+        lock_chain(session, cpts_id)
+        seq, prev_hash = _head(session, cpts_id)
+        for row in by_cpts[cpts_id]:
+            seq += 1
+            row.seq, row.prev_hash = seq, prev_hash
+            row.hash = prev_hash = _row_hash(row)
+            session.add(row)
+            # Kind and position only: payloads may hold references a log reader
+            # should not correlate, and never identity.
+            logger.debug("audit cpts=%d seq=%d kind=%s", cpts_id, seq, row.kind)
+    session.flush()
+
+
+@event.listens_for(Session, "before_commit")
+def _chain_on_commit(session: Session) -> None:
+    # Also fires when a savepoint is released: its events are then written inside
+    # the outer transaction, which is correct, only earlier than the outer commit.
+    write_pending(session)
+
+
+@event.listens_for(Session, "after_transaction_create")
+def _mark_savepoint(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.nested:
+        marks = session.info.setdefault(_MARKS, {})
+        marks[id(transaction)] = len(session.info.get(_PENDING, ()))
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_rolled_back(session: Session, previous_transaction: SessionTransaction) -> None:
+    """Events of a rolled-back savepoint (or transaction) are forgotten with it."""
+    if previous_transaction.nested:
+        mark = session.info.get(_MARKS, {}).get(id(previous_transaction))
+        if mark is not None and _PENDING in session.info:
+            del session.info[_PENDING][mark:]
+    else:
+        session.info.pop(_PENDING, None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.nested:
+        session.info.get(_MARKS, {}).pop(id(transaction), None)
+    elif transaction.parent is None:
+        # The outermost transaction ended: its events were written at commit, or
+        # it was rolled back or closed and they never happened.
+        session.info.pop(_PENDING, None)
+        session.info.pop(_MARKS, None)
 
 
 # ------------------------------------------------------------------ checkpoints
@@ -298,6 +357,9 @@ def checkpoint(session: Session, cpts_id: int, key: bytes, at: datetime) -> Audi
     """Sign the current head of the CPTS chain and store it apart from the chain."""
     if not key:
         raise ValueError("a checkpoint key is required")
+    # The transaction's own queued events belong before the signed head; after
+    # this, the chain lock is held and only reads and this insert follow.
+    write_pending(session)
     lock_chain(session, cpts_id)  # the head must not move while we sign it
     seq, head_hash = _head(session, cpts_id)
     row = AuditCheckpointRow(
@@ -521,6 +583,8 @@ def verify(
     When a chain is intact and its head moved since the last checkpoint, a new
     signed checkpoint is written (``publish=False`` for a read-only check).
     """
+    # The transaction's own queued events are part of what is verified (and signed).
+    write_pending(session)
     query = select(CptsRow).order_by(CptsRow.id)
     if cpts_id is not None:
         query = query.where(CptsRow.id == cpts_id)

@@ -11,13 +11,42 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
-from snp import audit
 from snp.errors import ConflictError, DomainError, NotFoundError
 from snp.orientation import OrientationStatus, check_transition, frees_capacity
 from snp.orm import OrientationRow, SlotRow
+
+# Namespace of the per-CPTS write locks ("SNPW"); the audit chain locks use "SNPA".
+_PG_WRITE_NAMESPACE = 0x534E5057
+_LOCK_FUNCTIONS = {
+    (True, True): "pg_advisory_xact_lock",
+    (False, True): "pg_advisory_xact_lock_shared",
+    (True, False): "pg_try_advisory_xact_lock",
+    (False, False): "pg_try_advisory_xact_lock_shared",
+}
+
+
+def lock_cpts(session: Session, cpts_id: int, *, exclusive: bool, wait: bool = True) -> bool:
+    """Take the CPTS's write lock until the transaction ends; False when ``wait``
+    is off and someone else holds it in a conflicting mode.
+
+    Why: the waiting list (cancel, sweep, re-orientation, batch plan) locks a
+    slot and *then* a request, the reverse of a hold. Those writers take the
+    lock exclusively, before any row lock; plain holds and bookings take it
+    shared, so they run side by side and never meet a waiting-list writer
+    half-way. Any further CPTS lock a writer needs while it holds rows is only
+    *tried* (``wait=False``), so no transaction waits for a CPTS lock while
+    holding a row lock. SQLite needs nothing: BEGIN IMMEDIATE, one writer.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    got = session.scalar(
+        text(f"SELECT {_LOCK_FUNCTIONS[(exclusive, wait)]}(:namespace, :key)"),
+        {"namespace": _PG_WRITE_NAMESPACE, "key": cpts_id % 2**31},
+    )
+    return wait or bool(got)
 
 
 class SlotTakenError(ConflictError):
@@ -160,11 +189,12 @@ def release_expired_holds(
     if slot_id is not None:
         query = query.where(OrientationRow.slot_id == slot_id)
     else:
-        # The sweep appends to the chains of these CPTS: lock them before any row
-        # (ascending, one order for everyone), as every writer does.
-        chains = query.with_only_columns(OrientationRow.cpts_id).distinct()
-        for cpts_id in sorted(session.scalars(chains).all()):
-            audit.lock_chain(session, cpts_id)
+        # The sweep requeues requests after freeing slots: it is a waiting-list
+        # writer, exclusive in each CPTS concerned, locked before any row
+        # (ascending, one order for every sweep).
+        concerned = query.with_only_columns(OrientationRow.cpts_id).distinct()
+        for cpts_id in sorted(session.scalars(concerned).all()):
+            lock_cpts(session, cpts_id, exclusive=True)
     lapsed = session.scalars(query).all()
     expired = []
     for orientation_id in lapsed:

@@ -180,34 +180,55 @@ def _can_see_cpts(actor: Actor, cpts_id: int) -> bool:
 
 
 def _request(
-    session: Session, actor: Actor, request_id: int, *, lock: bool = False
+    session: Session,
+    actor: Actor,
+    request_id: int,
+    *,
+    lock: bool = False,
+    exclusive: bool = False,
 ) -> CareRequestRow:
     query = select(CareRequestRow).where(CareRequestRow.id == request_id)
     if lock:
         cpts_of = select(CareRequestRow.cpts_id).where(CareRequestRow.id == request_id)
-        _lock_chain_of(session, cpts_of)
-    row = session.scalars(query.with_for_update() if lock else query).first()
+        _lock_cpts_of(session, cpts_of, exclusive=exclusive)
+        # Re-read under the row lock: another hold may have just changed the status.
+        query = query.with_for_update().execution_options(populate_existing=True)
+    row = session.scalars(query).first()
     if row is None or not _can_see_cpts(actor, row.cpts_id):
         raise NotFoundError("request", request_id)
     return row
 
 
-def _lock_chain_of(session: Session, cpts_of: Any) -> None:
-    """Take the audit chain lock of the CPTS the row belongs to before any row lock
-    (see :func:`snp.audit.lock_chain`): a writer that locked a slot and then waited
-    for the chain deadlocked with one that held the chain and wanted the slot."""
+def _lock_cpts_of(session: Session, cpts_of: Any, *, exclusive: bool) -> None:
+    """Take the write lock of the CPTS the row belongs to before any row lock
+    (see :func:`snp.booking.lock_cpts`). The audit chain lock is taken at commit."""
     cpts_id = session.scalar(cpts_of)
     if cpts_id is not None:
-        audit.lock_chain(session, cpts_id)
+        booking.lock_cpts(session, cpts_id, exclusive=exclusive)
 
 
 def _orientation(
-    session: Session, actor: Actor, orientation_id: int, *, lock: bool = False
+    session: Session,
+    actor: Actor,
+    orientation_id: int,
+    *,
+    lock: bool = False,
+    exclusive: bool = True,
 ) -> OrientationRow:
+    """The orientation, scoped to the actor. ``lock`` takes its CPTS's write lock:
+    exclusive for waiting-list writers (cancel, re-orientation, outcome), shared
+    otherwise; booking a re-scheduled hold releases the old place, so it is a
+    waiting-list writer too."""
     if lock:
-        _lock_chain_of(
-            session, select(OrientationRow.cpts_id).where(OrientationRow.id == orientation_id)
-        )
+        found = session.execute(
+            select(OrientationRow.cpts_id, OrientationRow.rescheduled_from_id).where(
+                OrientationRow.id == orientation_id
+            )
+        ).first()
+        if found is not None:
+            booking.lock_cpts(
+                session, found.cpts_id, exclusive=exclusive or found.rescheduled_from_id is not None
+            )
     row = session.get(OrientationRow, orientation_id)
     if row is None:
         raise NotFoundError("orientation", orientation_id)
@@ -453,7 +474,9 @@ def hold_slot(
     rescheduled_from_id: int | None = None,
 ) -> OrientationView:
     """Keep a place of the slot for the request for the CPTS's hold time."""
-    row = _request(session, actor, request_id, lock=True)
+    # A plain hold only takes a place: it runs beside other holds (shared). A
+    # re-orientation is a waiting-list writer (its caller holds the lock already).
+    row = _request(session, actor, request_id, lock=True, exclusive=rescheduled_from_id is not None)
     if rescheduled_from_id is None and row.status != RequestStatus.PENDING:
         raise ConflictError(
             f"request {request_id} is {row.status}; cancel its orientation before another hold"
@@ -485,7 +508,7 @@ def hold_slot(
     except booking.SlotTakenError:
         # A lapsed hold the sweep has not reached yet still counts as taken:
         # expire this slot's lapsed holds, then try once more.
-        if not _expire_holds_of_slot(session, slot_id, now):
+        if not _expire_holds_of_slot(session, slot_id, now, row.cpts_id):
             raise
         placement = take()
     row.status = str(RequestStatus.ORIENTED)
@@ -508,7 +531,7 @@ def hold_slot(
 
 def book(session: Session, actor: Actor, orientation_id: int, now: datetime) -> OrientationView:
     """Confirm a live hold: the appointment the patient is told about."""
-    row = _orientation(session, actor, orientation_id, lock=True)
+    row = _orientation(session, actor, orientation_id, lock=True, exclusive=False)
     booking.book(session, orientation_id, now)
     session.refresh(row)
     _audit(
@@ -640,7 +663,20 @@ def release_expired(session: Session, now: datetime) -> int:
     return len(expired)
 
 
-def _expire_holds_of_slot(session: Session, slot_id: int, now: datetime) -> bool:
+def _expire_holds_of_slot(session: Session, slot_id: int, now: datetime, cpts_id: int) -> bool:
+    """Expire the slot's lapsed holds for a hold of a request of ``cpts_id``.
+
+    Lapsed holds of the hold's own CPTS are expired under its lock. Those of
+    another CPTS (mutualisation) requeue that CPTS's requests: only when its
+    write lock can be had at once, else the place waits for the sweep."""
+    lapsed = select(OrientationRow.cpts_id).where(
+        OrientationRow.slot_id == slot_id,
+        OrientationRow.status == OrientationStatus.HELD,
+        OrientationRow.held_until <= now,
+    )
+    others = set(session.scalars(lapsed.distinct()).all()) - {cpts_id}
+    if not all(booking.lock_cpts(session, c, exclusive=True, wait=False) for c in sorted(others)):
+        return False
     expired = booking.release_expired_holds(session, now, slot_id=slot_id)
     # The caller is about to take the freed place itself: offer it to no one else.
     _requeue_expired(session, expired, now, offer_freed_places=False)
@@ -711,6 +747,12 @@ def _offer_freed_place(
     chosen = [rid for rid, sid in result.assignment.items() if sid == slot_id]
     if not chosen:
         return None
+    # This transaction holds the slot's row: it may only *try* for the chosen
+    # request's CPTS (exclusive: no hold of that CPTS is half-way), else the
+    # place stays free for the next proposals.
+    cpts_of = {r.request_id: r.cpts for r in candidates}
+    if not booking.lock_cpts(session, cpts_of[chosen[0]], exclusive=True, wait=False):
+        return None
     return hold_slot(session, SYSTEM, chosen[0], slot_id, now)
 
 
@@ -758,7 +800,7 @@ def plan_pending(session: Session, actor: Actor, now: datetime) -> PlanView:
     """
     if actor.cpts_id is None:
         raise DomainError("cpts", "a plan is made for one CPTS", "Use a CPTS user's token.")
-    audit.lock_chain(session, actor.cpts_id)
+    booking.lock_cpts(session, actor.cpts_id, exclusive=True)  # a waiting-list writer
     allowed = allowed_cpts(session, actor.cpts_id)
     settings = _settings(session, actor.cpts_id)
     rows = session.scalars(
