@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -10,7 +11,7 @@ import numpy.typing as npt
 
 from solver.candidates import PLACED_MODALITIES, RULES, expand_ranges
 from solver.cost import EDGE_TERMS, choice_terms, distance_term, slot_terms, time_terms
-from solver.distance import EARTH_RADIUS_KM, chord_for_km, haversine_km
+from solver.distance import EARTH_RADIUS_KM, haversine_km
 from solver.explain import describe, with_medecin_traitant
 from solver.index import ProfessionIndex, RankGroups, SlotIndex
 from solver.types import (
@@ -175,20 +176,18 @@ def _search(index: SlotIndex, request: Request, now: int) -> _Found:
         excluded["profession"] = len(index.pool)
         return _Found(excluded, 0)
     excluded["profession"] = len(index.pool) - prof.size
-    accepted = np.array([m in request.modalities for m in Modality], dtype=bool)
-    excluded["modality"] = int(prof.modality_counts[~accepted].sum())
+    mods = _modalities(request.modalities)
+    excluded["modality"] = int(prof.modality_counts[mods.rejected].sum())
+    codes = request.allowed_cpts | {request.cpts}
     gr = prof.groups
     parts_g: list[IntArray] = []
     parts_km: list[FloatArray] = []
     in_window_max = 0  # slots in radius with an accepted modality
-    placed_mods = [int(m) for m in PLACED_MODALITIES if accepted[m]]
-    if placed_mods and prof.tree is not None:
-        sites, km_site, in_ball = _sites_in_radius(prof, request, placed_mods)
-        excluded["too_far"] = int(prof.modality_counts[placed_mods].sum()) - in_ball
-        in_window_max += in_ball
+    if mods.placed and prof.tree is not None:
+        sites, km_site = _sites_in_radius(prof, request, codes)
         parts_g.append(sites)
         parts_km.append(km_site)
-    if accepted[Modality.TELECONSULTATION] and len(prof.tele):
+    if mods.tele and len(prof.tele):
         parts_g.append(np.arange(gr.n_sites, len(gr.group_cpts), dtype=np.int64))
         parts_km.append(np.full(len(gr.group_cpts) - gr.n_sites, np.nan))
         in_window_max += len(prof.tele)
@@ -196,13 +195,17 @@ def _search(index: SlotIndex, request: Request, now: int) -> _Found:
         return _Found(excluded, 0)
     group = np.concatenate(parts_g) if len(parts_g) > 1 else parts_g[0]
     km = np.concatenate(parts_km) if len(parts_km) > 1 else parts_km[0]
-    span, offset = index.time_span, index.time_offset
+    diff = gr.totals[group]  # whole groups; _window corrects those the window cuts
+    if mods.placed and prof.tree is not None:
+        in_ball = int(diff[: len(parts_g[0])][:, mods.placed].sum())
+        excluded["too_far"] = int(prof.modality_counts[mods.placed].sum()) - in_ball
+        in_window_max += in_ball
     t0, t1 = max(now, request.earliest), request.deadline
-    lo, hi, diff = _window(gr, group, t0, t1, offset, span)
-    cols = np.flatnonzero(accepted)
+    lo, hi = _window(gr, group, diff, t0, t1, index.time_offset, index.time_span)
+    cols = mods.accepted_cols
     n_acc = diff[:, cols].sum(axis=1)
     excluded["outside_time_window"] = in_window_max - int(n_acc.sum())
-    codes = request.allowed_cpts | {request.cpts}
+    accepted = mods.accepted
     group_cpts = gr.group_cpts[group]
     allowed = _member(group_cpts, codes)
     mixed = group_cpts < 0
@@ -214,7 +217,8 @@ def _search(index: SlotIndex, request: Request, now: int) -> _Found:
         "sas_reserved": int((n_acc - n_free)[allowed].sum()),
         "feasible": int(n_free[allowed].sum()),
     }
-    _count_empty(prof, accepted, is_sas, lo[~mixed], hi[~mixed], allowed[~mixed], counts)
+    if len(gr.empty.positions):
+        _count_empty(prof, accepted, is_sas, lo[~mixed], hi[~mixed], allowed[~mixed], counts)
     loose, loose_km = np.zeros(0, np.int64), np.zeros(0)
     if mixed.any():
         loose, owner = _screen_mixed(prof, accepted, is_sas, codes, lo[mixed], hi[mixed], counts)
@@ -236,19 +240,43 @@ def _search(index: SlotIndex, request: Request, now: int) -> _Found:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Modalities:
+    """What a set of accepted modalities selects (the same few sets recur: cached)."""
+
+    accepted: BoolArray  # per Modality
+    rejected: BoolArray
+    accepted_cols: IntArray  # columns of RankGroups.counts: accepted modalities
+    placed: list[int]  # accepted in-person / home-visit modalities
+    tele: bool
+
+
+@functools.lru_cache(maxsize=64)
+def _modalities(modalities: frozenset[Modality]) -> _Modalities:
+    accepted = np.array([m in modalities for m in Modality], dtype=bool)
+    return _Modalities(
+        accepted,
+        ~accepted,
+        np.flatnonzero(accepted),
+        [int(m) for m in PLACED_MODALITIES if accepted[m]],
+        bool(accepted[Modality.TELECONSULTATION]),
+    )
+
+
 def _sites_in_radius(
-    prof: ProfessionIndex, request: Request, placed_mods: list[int]
-) -> tuple[IntArray, FloatArray, int]:
-    """Sites within the radius (ascending), their distance, and their slots with an
-    accepted modality.
+    prof: ProfessionIndex, request: Request, codes: frozenset[int]
+) -> tuple[IntArray, FloatArray]:
+    """Sites within the radius (ascending) and their distance in km.
 
     Sites are numbered by latitude, so the sites that can be within the radius are one
-    contiguous band; a dot product with the request's unit vector (against the same
-    slightly inflated chord as the KD-tree query) keeps those in the ball, and the
-    rule itself is applied on the haversine distance. Cheaper than the tree's query
-    when the ball holds thousands of sites (its answer is a Python list).
+    contiguous band; a dot product with the request's unit vector keeps the band's
+    sites whose chord is within the radius (inflated, as for the KD-tree query). The
+    rule itself is the haversine distance; it is computed only where it decides (near
+    the rim) or is needed for the cost (groups of an allowed or mixed CPTS): the
+    other sites are inside by a margin far above rounding errors, and their km is
+    NaN (never read). Cheaper than the tree's query, whose answer is a Python list.
     """
-    angle = request.radius_km / EARTH_RADIUS_KM
+    angle = min(request.radius_km / EARTH_RADIUS_KM, math.pi)
     band = math.degrees(angle) + 1e-9  # |Δ latitude| never exceeds the great-circle angle
     first = int(np.searchsorted(prof.site_lat, request.lat - band, "left"))
     last = int(np.searchsorted(prof.site_lat, request.lat + band, "right"))
@@ -256,20 +284,34 @@ def _sites_in_radius(
     x, y, z = math.cos(phi) * math.cos(lam), math.cos(phi) * math.sin(lam), math.sin(phi)
     unit = prof.groups.site_unit
     dot = unit[0, first:last] * x + unit[1, first:last] * y + unit[2, first:last] * z
-    chord = float(chord_for_km(request.radius_km))
-    sites = first + np.flatnonzero(dot >= 1.0 - chord * chord / 2 - 1e-12)
-    km_site = haversine_km(request.lat, request.lon, prof.site_lat[sites], prof.site_lon[sites])
-    near = km_site <= request.radius_km
-    sites, km_site = sites[near], km_site[near]
-    in_ball = int(prof.site_modality_counts[sites][:, placed_mods].sum())
-    return sites, km_site, in_ball
+    # squared chord = 2 (1 − dot); the rim's chord is 2 sin(angle / 2)
+    rim = 2.0 * math.sin(angle / 2)
+    outer = 1.0 - (rim * (1 + 1e-9) + 1e-12) ** 2 / 2 - 1e-12
+    inner = 1.0 - (rim * rim * (1 - 1e-6) - 1e-13) / 2
+    sites = first + np.flatnonzero(dot >= outer)
+    surely_in = dot[sites - first] >= inner
+    group_cpts = prof.groups.group_cpts[sites]
+    measure = ~surely_in | _member(group_cpts, codes) | (group_cpts < 0)
+    km_site = np.full(len(sites), np.nan)
+    at = np.flatnonzero(measure)
+    km_site[at] = haversine_km(
+        request.lat, request.lon, prof.site_lat[sites[at]], prof.site_lon[sites[at]]
+    )
+    near = surely_in | (km_site <= request.radius_km)
+    return sites[near], km_site[near]
 
 
 def _window(
-    gr: RankGroups, group: IntArray, t0: int, t1: int, offset: int, span: int
-) -> tuple[IntArray, IntArray, npt.NDArray[np.int32]]:
-    """Per group, the group-order range of its slots starting in [t0, t1], and the
-    ``counts`` row of that range.
+    gr: RankGroups,
+    group: IntArray,
+    diff: npt.NDArray[np.int32],
+    t0: int,
+    t1: int,
+    offset: int,
+    span: int,
+) -> tuple[IntArray, IntArray]:
+    """Per group, the group-order range of its slots starting in [t0, t1]; ``diff``
+    (the groups' whole ``totals``) becomes the ``counts`` row of that range.
 
     Most groups lie wholly inside the window (their bounds and counts are read from
     small per-group arrays); only the others need a binary search and the prefix
@@ -277,7 +319,6 @@ def _window(
     """
     lo = gr.begin[group]
     hi = gr.begin[group + 1]
-    diff = gr.totals[group]
     late, early = gr.first_start[group] < t0, gr.last_start[group] > t1
     if late.any():
         cut = np.flatnonzero(late)
@@ -290,7 +331,7 @@ def _window(
     cut = np.flatnonzero(late | early)
     if len(cut):
         diff[cut] = gr.counts[hi[cut]] - gr.counts[lo[cut]]
-    return lo, hi, diff
+    return lo, hi
 
 
 def _member(values: IntArray, codes: frozenset[int]) -> BoolArray:
@@ -316,8 +357,6 @@ def _count_empty(
     slots are read, through the sorted set ``take`` keeps up to date.
     """
     held = prof.groups.empty.positions
-    if not len(held) or not len(lo):
-        return
     owner, at = expand_ranges(np.searchsorted(held, lo), np.searchsorted(held, hi))
     pos = held[at]
     ok = accepted[prof.groups.modality[pos]]

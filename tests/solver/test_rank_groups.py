@@ -152,26 +152,36 @@ def test_group_layout(seed: int) -> None:
 
 
 @FAST
-@given(seed=st.integers(0, 10**6), radius=st.sampled_from([0.0, 0.5, 5.0, 10.0, 25.0, 30000.0]))
+@given(seed=st.integers(0, 10**6),
+       radius=st.sampled_from([-1.0, 0.0, 0.01, 0.5, 5.0, 10.0, 25.0, 30000.0]))
 def test_sites_in_radius_match_the_tree(seed: int, radius: float) -> None:
-    """The latitude band + dot product finds the same sites as the KD-tree query."""
+    """The latitude band + dot product finds the same sites as the KD-tree query
+    (radius −1: the exact distance of a site, give or take one rounding)."""
     from solver.distance import chord_for_km, haversine_km, unit_vectors
     from solver.rank import _sites_in_radius
 
     rng = np.random.default_rng(seed)
-    pool = make_pool(rng, 400, n_prof=60, spread_km=20.0)
+    pool = _pool(rng, 400, 60, bool(rng.random() < 0.5))
     index = SlotIndex.build(pool)
     for request in make_requests(rng, 5, spread_km=20.0):
         prof = index.professions.get(request.profession)
         if prof is None or prof.tree is None:
             continue
+        if radius < 0:  # exactly the distance of some site: it sits on the rim
+            all_km = haversine_km(request.lat, request.lon, prof.site_lat, prof.site_lon)
+            radius = float(all_km[rng.integers(len(all_km))]) * (1 + float(rng.choice([-1e-15, 0, 1e-15])))
         request = dataclasses.replace(request, radius_km=radius)
-        sites, km, _ = _sites_in_radius(prof, request, [0, 1])
+        codes = request.allowed_cpts | {request.cpts}
+        sites, km = _sites_in_radius(prof, request, codes)
         xyz = unit_vectors(np.array([request.lat]), np.array([request.lon]))[0]
         want = np.sort(np.asarray(prof.tree.query_ball_point(
             xyz, float(chord_for_km(radius))), dtype=np.int64))
         want_km = haversine_km(request.lat, request.lon, prof.site_lat[want], prof.site_lon[want])
-        want = want[want_km <= radius]
+        want, want_km = want[want_km <= radius], want_km[want_km <= radius]
         np.testing.assert_array_equal(sites, want)
-        np.testing.assert_array_equal(
-            km, haversine_km(request.lat, request.lon, prof.site_lat[want], prof.site_lon[want]))
+        # km is measured wherever the cost may need it (allowed or mixed CPTS)
+        cpts = prof.groups.group_cpts[sites]
+        needed = np.isin(cpts, list(codes)) | (cpts < 0)
+        assert not np.isnan(km[needed]).any()
+        measured = ~np.isnan(km)
+        np.testing.assert_array_equal(km[measured], want_km[measured])
