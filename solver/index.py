@@ -13,6 +13,7 @@ so the fairness terms can look up loads with array operations.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -213,6 +214,7 @@ def _build_profession(pool: SlotPool, group: IntArray, offset: int, span: int) -
     site_mod = np.zeros((0, 3), np.int64)
     site_xyz = np.zeros((0, 3))
     placed_key = np.zeros(0, np.int64)
+    site = np.zeros(0, np.int64)
     if len(placed):
         lat = pool.lat[placed]
         lon = pool.lon[placed]
@@ -224,21 +226,32 @@ def _build_profession(pool: SlotPool, group: IntArray, offset: int, span: int) -
         site = np.empty(len(placed), np.int64)
         site[by_site] = site_of_sorted
         site_lat, site_lon = lat_s[new_site], lon_s[new_site]
-        order = np.lexsort((pool.start[placed], site))
-        placed, site = placed[order], site[order]
+        # start - offset lies in [1, span - 2], so this key orders by (site, start); a
+        # stable argsort of it is lexsort((start, site)) at about half the cost
         placed_key = site * span + (pool.start[placed] - offset)
+        order = np.argsort(placed_key, kind="stable")
+        placed, site, placed_key = placed[order], site[order], placed_key[order]
         site_mod = np.zeros((len(site_lat), 3), np.int64)
         np.add.at(site_mod, (site, pool.modality[placed]), 1)
         site_xyz = unit_vectors(site_lat, site_lon)
         tree = cKDTree(site_xyz, balanced_tree=False, compact_nodes=False)
     lane = np.concatenate([placed, tele]).astype(np.int64)
-    return ProfessionIndex(
-        groups=RankGroups.build(pool, lane, len(placed), placed_key, site_xyz, offset, span),
+    lanes = _Lanes(
         lane=lane,
-        lane_modality=pool.modality[lane],
-        lane_units=(pool.capacity[lane] + pool.surnumeraire[lane]).astype(np.int64),
-        lane_cpts=pool.cpts[lane],
-        lane_sas=pool.sas_reserved[lane],
+        start=pool.start[lane],
+        modality=pool.modality[lane],
+        sas=pool.sas_reserved[lane],
+        cpts=pool.cpts[lane],
+        units=(pool.capacity[lane] + pool.surnumeraire[lane]).astype(np.int64),
+        n_placed=len(placed),
+    )
+    return ProfessionIndex(
+        groups=RankGroups.build(pool, lanes, site, placed_key, site_xyz, offset, span),
+        lane=lane,
+        lane_modality=lanes.modality,
+        lane_units=lanes.units,
+        lane_cpts=lanes.cpts,
+        lane_sas=lanes.sas,
         size=len(group),
         modality_counts=np.bincount(modality, minlength=3).astype(np.int64),
         tree=tree,
@@ -248,8 +261,22 @@ def _build_profession(pool: SlotPool, group: IntArray, offset: int, span: int) -
         placed=placed.astype(np.int64),
         placed_key=placed_key.astype(np.int64),
         tele=tele.astype(np.int64),
-        tele_start=pool.start[tele].astype(np.int64),
+        tele_start=lanes.start[len(placed) :].astype(np.int64),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Lanes:
+    """A profession's lane (placed slots by (site, start), then tele by start) and the
+    slot attributes in that order, read once from the pool."""
+
+    lane: IntArray
+    start: IntArray
+    modality: IntArray
+    sas: BoolArray
+    cpts: IntArray
+    units: IntArray
+    n_placed: int
 
 
 class _EmptySlots:
@@ -299,43 +326,49 @@ class RankGroups:
     @staticmethod
     def build(
         pool: SlotPool,
-        lane: IntArray,
-        n_placed: int,
+        lanes: _Lanes,
+        placed_site: IntArray,
         placed_key: IntArray,
         site_xyz: FloatArray,
         offset: int,
         span: int,
     ) -> RankGroups:
-        n_sites = len(site_xyz)
-        tele = lane[n_placed:]
-        tele_cpts = pool.cpts[tele]
-        by_cpts = np.lexsort((pool.start[tele], tele_cpts))
-        order = np.concatenate(
-            [np.arange(n_placed, dtype=np.int64), n_placed + by_cpts.astype(np.int64)]
-        )
-        slot = lane[order]
-        start = pool.start[slot]
-        tele_group = n_sites + np.cumsum(_starts_run(tele_cpts[by_cpts])) - 1
-        group = np.concatenate([placed_key // span, tele_group]).astype(np.int64)
+        n, n_placed, n_sites = len(lanes.lane), lanes.n_placed, len(site_xyz)
+        tele_group = np.zeros(0, np.int64)
+        by_cpts = np.zeros(0, np.int64)
+        if n > n_placed:  # teleconsultation: group by CPTS, then start
+            by_cpts = np.lexsort((lanes.start[n_placed:], lanes.cpts[n_placed:]))
+            tele_group = n_sites + np.cumsum(_starts_run(lanes.cpts[n_placed:][by_cpts])) - 1
+
+        def reorder(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+            """Lane order to group order (the placed part is already in it)."""
+            if n == n_placed:
+                return values
+            return np.concatenate([values[:n_placed], values[n_placed:][by_cpts]])
+
+        order = reorder(np.arange(n, dtype=np.int64))
+        start = reorder(lanes.start).astype(np.int64)
+        modality = reorder(lanes.modality)
+        sas = reorder(lanes.sas)
+        cpts = reorder(lanes.cpts)
+        slot = reorder(lanes.lane)
+        group = np.concatenate([placed_site, tele_group]).astype(np.int64)
         key = np.concatenate([placed_key, tele_group * span + (start[n_placed:] - offset)])
-        modality = pool.modality[slot]
-        sas = pool.sas_reserved[slot]
-        cpts = pool.cpts[slot]
-        flags = np.zeros((len(slot) + 1, 6), np.int32)
-        rows = np.arange(1, len(slot) + 1)
-        flags[rows, modality] = 1
-        flags[rows, 3 + modality] = sas
-        counts = np.cumsum(flags, axis=0, dtype=np.int32)
-        units = pool.capacity[slot] + pool.surnumeraire[slot]
-        rank_of_lane = np.empty(len(order), np.int64)
-        rank_of_lane[order] = np.arange(len(order), dtype=np.int64)
-        begin = np.append(np.flatnonzero(_starts_run(group)), len(group)).astype(np.int64)
+        counts = np.zeros((n + 1, 6), np.int32)
+        for m in range(3):
+            is_m = modality == m
+            if is_m.any():
+                np.cumsum(is_m, dtype=np.int32, out=counts[1:, m])
+                np.cumsum(is_m & sas, dtype=np.int32, out=counts[1:, 3 + m])
+        rank_of_lane = np.empty(n, np.int64)
+        rank_of_lane[order] = np.arange(n, dtype=np.int64)
+        begin = np.append(np.flatnonzero(_starts_run(group)), n).astype(np.int64)
         return RankGroups(
             order=order,
             rank_of_lane=rank_of_lane,
             slot=slot,
             key=key.astype(np.int64),
-            start=start.astype(np.int64),
+            start=start,
             modality=modality,
             sas=sas,
             cpts=cpts,
@@ -343,12 +376,12 @@ class RankGroups:
             n_sites=n_sites,
             site_unit=np.ascontiguousarray(site_xyz.T),
             begin=begin,
-            first_start=start[begin[:-1]].astype(np.int64),
-            last_start=start[begin[1:] - 1].astype(np.int64),
+            first_start=start[begin[:-1]],
+            last_start=start[begin[1:] - 1],
             totals=counts[begin[1:]] - counts[begin[:-1]],
             group_cpts=_shared_per_group(cpts, group),
             group_professional=_shared_per_group(pool.professional[slot], group),
-            empty=_EmptySlots(np.flatnonzero(units <= 0).astype(np.int64)),
+            empty=_EmptySlots(np.flatnonzero(reorder(lanes.units) <= 0).astype(np.int64)),
         )
 
     def mark_empty(self, position: int) -> None:

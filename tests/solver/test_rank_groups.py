@@ -126,6 +126,10 @@ def test_group_layout(seed: int) -> None:
     for prof in index.professions.values():
         gr = prof.groups
         assert np.all(np.diff(gr.key) >= 0)
+        # placed slots by (site, start), ties in pool order (a stable sort)
+        same = prof.placed_key[1:] == prof.placed_key[:-1]
+        assert np.all(np.diff(prof.placed_key) >= 0)
+        assert np.all(prof.placed[1:][same] > prof.placed[:-1][same])
         np.testing.assert_array_equal(gr.slot, prof.lane[gr.order])
         np.testing.assert_array_equal(gr.rank_of_lane[gr.order], np.arange(len(gr.order)))
         np.testing.assert_array_equal(gr.key[: len(prof.placed)], prof.placed_key)
