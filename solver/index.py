@@ -322,6 +322,8 @@ class RankGroups:
     group_cpts: IntArray
     group_professional: IntArray
     empty: _EmptySlots
+    tele_groups: IntArray  # the teleconsultation groups' numbers (n_sites ...)
+    tele_km: FloatArray  # NaN per teleconsultation group: no distance
 
     @staticmethod
     def build(
@@ -382,6 +384,8 @@ class RankGroups:
             group_cpts=_shared_per_group(cpts, group),
             group_professional=_shared_per_group(pool.professional[slot], group),
             empty=_EmptySlots(np.flatnonzero(reorder(lanes.units) <= 0).astype(np.int64)),
+            tele_groups=np.arange(n_sites, len(begin) - 1, dtype=np.int64),
+            tele_km=np.full(len(begin) - 1 - n_sites, np.nan),
         )
 
     def mark_empty(self, position: int) -> None:

@@ -188,8 +188,8 @@ def _search(index: SlotIndex, request: Request, now: int) -> _Found:
         parts_g.append(sites)
         parts_km.append(km_site)
     if mods.tele and len(prof.tele):
-        parts_g.append(np.arange(gr.n_sites, len(gr.group_cpts), dtype=np.int64))
-        parts_km.append(np.full(len(gr.group_cpts) - gr.n_sites, np.nan))
+        parts_g.append(gr.tele_groups)
+        parts_km.append(gr.tele_km)
         in_window_max += len(prof.tele)
     if not parts_g:
         return _Found(excluded, 0)
@@ -468,9 +468,11 @@ def _wait_cutoff(
     gr = found.prof.groups if found.prof is not None else None
     assert gr is not None
     last = q.now + 60 * (room // per_minute + 1) - 1
-    rel = np.clip(np.minimum(last, q.t1) - index.time_offset, 0, index.time_span - 1)
+    # np.minimum / np.maximum: np.clip's Python wrapper costs more than the work here
+    rel = np.maximum(np.minimum(last, q.t1) - index.time_offset, 0)
+    rel = np.minimum(rel, index.time_span - 1)
     hi = np.searchsorted(gr.key, found.group * index.time_span + rel, "right")
-    out: IntArray = np.where(room < 0, found.lo, np.clip(hi, found.lo, found.hi))
+    out: IntArray = np.where(room < 0, found.lo, np.maximum(np.minimum(hi, found.hi), found.lo))
     return out
 
 

@@ -146,6 +146,8 @@ def test_group_layout(seed: int) -> None:
             np.testing.assert_array_equal(gr.counts[1:, 3 + m],
                                           np.cumsum(is_m & pool.sas_reserved[gr.slot]))
         begin = gr.begin
+        np.testing.assert_array_equal(gr.tele_groups, np.unique(group[len(prof.placed):]))
+        assert len(gr.tele_km) == len(gr.tele_groups) and np.isnan(gr.tele_km).all()
         assert begin[0] == 0 and begin[-1] == len(gr.order)
         for g in range(len(begin) - 1):
             members = slice(begin[g], begin[g + 1])
