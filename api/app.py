@@ -77,6 +77,9 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if token_settings.uses_dev_secret:
             log.warning("SNP_JWT_SECRET is the development default: set a real secret")
+        # The commune directory (seconds of CPU) is loaded now rather than by the
+        # first requests, and frozen with the rest below.
+        await run_in_threadpool(orienting_service.preload)
         # Everything imported so far (FHIR models, OR-Tools, the app) lives as long as
         # the process: moving it out of the collector's reach removes the 100 ms+
         # full collections a request would otherwise sometimes pay for.

@@ -3,8 +3,11 @@ from the patient's contact."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -36,8 +39,23 @@ class IntakeForm:
 
 
 def cpts_settings(row: CptsRow) -> CptsSettings:
+    """The CPTS's settings as stored on its row (read fresh by the caller).
+
+    Validating them builds a calendar: that is cached per stored value (the
+    settings are frozen), so a change on the row is seen at once."""
+    return parse_cpts_settings(row.departement_code, row.settings)
+
+
+def parse_cpts_settings(departement_code: str, settings: dict[str, Any]) -> CptsSettings:
+    """:func:`cpts_settings` from the row's two columns."""
+    stored = json.dumps(settings, sort_keys=True, separators=(",", ":"))
+    return _parse_settings(departement_code, stored)
+
+
+@lru_cache(maxsize=256)
+def _parse_settings(departement_code: str, stored: str) -> CptsSettings:
     return CptsSettings.model_validate(
-        {"calendar": {"departement_code": row.departement_code}} | row.settings
+        {"calendar": {"departement_code": departement_code}} | json.loads(stored)
     )
 
 

@@ -8,12 +8,13 @@ the CPTS's audit chain. Places are only ever taken through :mod:`snp.booking`.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from snp import audit, booking, compensation
@@ -22,10 +23,18 @@ from snp.care_requests import RequestStatus
 from snp.cpts import CptsSettings
 from snp.errors import ConflictError, DomainError, NotFoundError
 from snp.geo import CommuneDirectory, haversine_km
-from snp.intake import IntakeForm, cpts_settings, receive
+from snp.intake import IntakeForm, cpts_settings, parse_cpts_settings, receive
 from snp.modalities import Modality, Origin
 from snp.orientation import OUTCOMES, OrientationStatus
-from snp.orm import CareRequestRow, CptsRow, OrientationRow, ProfessionalRow, SiteRow, SlotRow
+from snp.orm import (
+    AgreementRow,
+    CareRequestRow,
+    CptsRow,
+    OrientationRow,
+    ProfessionalRow,
+    SiteRow,
+    SlotRow,
+)
 from snp.patients import PatientContact, contact_digest
 from snp.pool import allowed_cpts, epoch, load_snapshot, solver_request
 from snp.settings import get_settings
@@ -317,25 +326,57 @@ def submit_request(
 
 
 _DIRECTORY: CommuneDirectory | None = None
+_DIRECTORY_LOCK = threading.Lock()
 
 
 def _directory() -> CommuneDirectory:
-    """The national commune table, loaded once: patients may live across a border."""
+    """The national commune table, loaded once: patients may live across a border.
+
+    Loading takes seconds of CPU: under a lock, so that the first burst of
+    requests of a worker loads it once, not once per thread (the app also
+    loads it at start-up, see :func:`preload`)."""
     global _DIRECTORY
     if _DIRECTORY is None:
-        _DIRECTORY = CommuneDirectory.france()
+        with _DIRECTORY_LOCK:
+            if _DIRECTORY is None:
+                _DIRECTORY = CommuneDirectory.france()
     return _DIRECTORY
+
+
+def preload() -> None:
+    """Load what every intake needs before the first request (server start-up)."""
+    _directory()
 
 
 # ----------------------------------------------------------------------------- proposals
 
 
+def _cpts_context(
+    session: Session, cpts_id: int
+) -> tuple[CptsSettings, frozenset[int], dict[int, ZoneInfo]]:
+    """The CPTS's settings, the CPTS whose slots it may use (itself and its
+    mutualisation partners) and their time zones: one query, read fresh."""
+    partners = select(AgreementRow.partner_id).where(AgreementRow.cpts_id == cpts_id)
+    rows = session.execute(
+        select(CptsRow.id, CptsRow.departement_code, CptsRow.timezone, CptsRow.settings).where(
+            or_(CptsRow.id == cpts_id, CptsRow.id.in_(partners))
+        )
+    ).all()
+    own = next(r for r in rows if r.id == cpts_id)
+    settings = parse_cpts_settings(own.departement_code, own.settings)
+    return settings, frozenset(r.id for r in rows), {r.id: ZoneInfo(r.timezone) for r in rows}
+
+
 def _ranking(session: Session, row: CareRequestRow, now: datetime, k: int) -> Ranking:
-    settings = _settings(session, row.cpts_id)
-    allowed = allowed_cpts(session, row.cpts_id)
+    settings, allowed, zones = _cpts_context(session, row.cpts_id)
     start = max(now, row.earliest or row.received_at)
     snapshot = load_snapshot(
-        session, allowed, start, row.deadline + timedelta(seconds=1), profession=row.profession
+        session,
+        allowed,
+        start,
+        row.deadline + timedelta(seconds=1),
+        profession=row.profession,
+        zones=zones,
     )
     request = solver_request(
         row,
@@ -384,10 +425,23 @@ def record_proposals(
 
 def _proposal_views(session: Session, ranking: Ranking) -> list[ProposalView]:
     ids = [p.slot_id for p in ranking.proposals]
+    if not ids:
+        return []
     rows = {
-        slot.id: (slot, pro, site)
-        for slot, pro, site in session.execute(
-            select(SlotRow, ProfessionalRow, SiteRow)
+        r.id: r
+        for r in session.execute(
+            select(
+                SlotRow.id,
+                SlotRow.profession,
+                SlotRow.start_at,
+                SlotRow.end_at,
+                SlotRow.modality,
+                ProfessionalRow.id.label("professional_id"),
+                ProfessionalRow.first_name,
+                ProfessionalRow.last_name,
+                SiteRow.name.label("site_name"),
+                SiteRow.insee_code,
+            )
             .join(ProfessionalRow, SlotRow.professional_id == ProfessionalRow.id)
             .join(SiteRow, SlotRow.site_id == SiteRow.id)
             .where(SlotRow.id.in_(ids))
@@ -395,18 +449,18 @@ def _proposal_views(session: Session, ranking: Ranking) -> list[ProposalView]:
     }
     views = []
     for p in ranking.proposals:
-        slot, pro, site = rows[p.slot_id]
+        r = rows[p.slot_id]
         views.append(
             ProposalView(
-                slot_id=slot.id,
-                professional_id=pro.id,
-                professional_name=_name(pro),
-                profession=slot.profession,
-                site_name=site.name,
-                insee_code=site.insee_code,
-                start=slot.start_at,
-                end=slot.end_at,
-                modality=slot.modality,
+                slot_id=r.id,
+                professional_id=r.professional_id,
+                professional_name=f"{r.first_name} {r.last_name}".strip(),
+                profession=r.profession,
+                site_name=r.site_name,
+                insee_code=r.insee_code,
+                start=r.start_at,
+                end=r.end_at,
+                modality=r.modality,
                 distance_km=None if p.km is None else round(p.km, 2),
                 wait_minutes=p.wait_minutes,
                 cost=p.cost,

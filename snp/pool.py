@@ -8,13 +8,15 @@ are computed here in each CPTS's own time zone.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from sqlalchemy import Row, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from snp.calendar import local_day_number, local_iso_week
@@ -77,12 +79,15 @@ def load_snapshot(
     *,
     profession: int | None = None,
     slot_ids: Iterable[int] | None = None,
+    zones: Mapping[int, ZoneInfo] | None = None,
 ) -> PoolSnapshot:
     """Every open slot of these CPTS starting in [now, until), with free capacity,
-    optionally only of one profession or only some slots."""
-    zones = cpts_zones(session)
+    optionally only of one profession or only some slots.
+
+    Plain column tuples, no ORM objects: this runs for every proposal list.
+    ``zones`` (CPTS id → time zone) saves a query when the caller has them."""
     query = (
-        select(SlotRow, SiteRow.lat, SiteRow.lon, ProfessionalRow.accepts_surnumeraire)
+        select(*_POOL_COLUMNS)
         .join(SiteRow, SlotRow.site_id == SiteRow.id)
         .join(ProfessionalRow, SlotRow.professional_id == ProfessionalRow.id)
         .where(
@@ -98,15 +103,52 @@ def load_snapshot(
         query = query.where(SlotRow.profession == profession)
     if slot_ids is not None:
         query = query.where(SlotRow.id.in_(list(slot_ids)))
-    pool = _slot_pool(session.execute(query).all(), zones)
-    return PoolSnapshot(pool, current_load(session, now, zones), now)
+    rows = session.execute(query).all()
+    zones = _with_zones(session, zones, {r[10] for r in rows})
+    pool = _slot_pool(rows, zones)
+    professionals = {r[1] for r in rows}
+    load = current_load(session, now, zones, professionals if rows else set())
+    return PoolSnapshot(pool, load, now)
 
 
-def _slot_pool(
-    rows: Sequence[Row[SlotRow, float, float, bool]], zones: Mapping[int, ZoneInfo]
-) -> SlotPool:
-    slots = [r[0] for r in rows]
-    n = len(slots)
+# id, professional, start, end, profession, modality, capacity, taken,
+# surnumeraire, sas_reserved, cpts, lat, lon, accepts_surnumeraire
+_POOL_COLUMNS = (
+    SlotRow.id,
+    SlotRow.professional_id,
+    SlotRow.start_at,
+    SlotRow.end_at,
+    SlotRow.profession,
+    SlotRow.modality,
+    SlotRow.capacity,
+    SlotRow.taken,
+    SlotRow.surnumeraire,
+    SlotRow.sas_reserved,
+    SlotRow.cpts_id,
+    SiteRow.lat,
+    SiteRow.lon,
+    ProfessionalRow.accepts_surnumeraire,
+)
+_MODALITY_CODE = {m.value: int(SOLVER_MODALITY[m]) for m in Modality}
+
+
+def _with_zones(
+    session: Session, zones: Mapping[int, ZoneInfo] | None, needed: set[int]
+) -> Mapping[int, ZoneInfo]:
+    if zones is not None and needed <= zones.keys():
+        return zones
+    return cpts_zones(session)
+
+
+def _slot_pool(rows: Sequence[Any], zones: Mapping[int, ZoneInfo]) -> SlotPool:
+    n = len(rows)
+    if n:
+        (ids, pros, starts, ends, profs, mods, caps, taken, surn, sas, cpts, lat, lon, accepts) = (
+            zip(*rows, strict=True)
+        )
+    else:
+        ids = pros = starts = ends = profs = mods = caps = taken = surn = sas = cpts = ()
+        lat = lon = accepts = ()
 
     def ints(values: Iterable[int]) -> np.ndarray:
         return np.fromiter(values, dtype=np.int64, count=n)
@@ -115,30 +157,48 @@ def _slot_pool(
         return np.fromiter(values, dtype=np.float64, count=n)
 
     extra = [
-        max(0, s.surnumeraire - max(0, s.taken - s.capacity)) if accepts else 0
-        for s, accepts in zip(slots, (r[3] for r in rows), strict=True)
+        max(0, s - max(0, t - c)) if a else 0
+        for s, t, c, a in zip(surn, taken, caps, accepts, strict=True)
     ]
+    days = [_day_week(start, zones[c]) for start, c in zip(starts, cpts, strict=True)]
     return SlotPool(
-        slot_id=ints(s.id for s in slots),
-        professional=ints(s.professional_id for s in slots),
-        lat=floats(r[1] for r in rows),
-        lon=floats(r[2] for r in rows),
-        start=ints(epoch(s.start_at) for s in slots),
-        end=ints(epoch(s.end_at) for s in slots),
-        profession=ints(s.profession for s in slots),
-        modality=ints(int(SOLVER_MODALITY[Modality(s.modality)]) for s in slots),
-        capacity=ints(max(0, s.capacity - s.taken) for s in slots),
+        slot_id=ints(ids),
+        professional=ints(pros),
+        lat=floats(lat),
+        lon=floats(lon),
+        start=ints(epoch(s) for s in starts),
+        end=ints(epoch(e) for e in ends),
+        profession=ints(profs),
+        modality=ints(_MODALITY_CODE[m] for m in mods),
+        capacity=ints(max(0, c - t) for c, t in zip(caps, taken, strict=True)),
         surnumeraire=ints(extra),
-        sas_reserved=np.fromiter((s.sas_reserved for s in slots), dtype=np.bool_, count=n),
-        cpts=ints(s.cpts_id for s in slots),
-        day=ints(local_day_number(s.start_at, zones[s.cpts_id]) for s in slots),
-        week=ints(local_iso_week(s.start_at, zones[s.cpts_id]) for s in slots),
+        sas_reserved=np.fromiter(sas, dtype=np.bool_, count=n),
+        cpts=ints(cpts),
+        day=ints(d for d, _ in days),
+        week=ints(w for _, w in days),
     )
 
 
-def current_load(session: Session, now: datetime, zones: Mapping[int, ZoneInfo]) -> Load:
-    """SNP patients already given per professional-day, and SAS ones per week."""
-    rows = session.execute(
+@lru_cache(maxsize=65536)
+def _day_week(start: datetime, zone: ZoneInfo) -> tuple[int, int]:
+    """Local day number and ISO week of a slot start; slots share starts, so cached."""
+    return local_day_number(start, zone), local_iso_week(start, zone)
+
+
+# Above this many professionals the load is read for all (an IN list that long
+# costs more than the rows it saves); the counts are the same either way.
+_LOAD_FILTER_LIMIT = 1000
+
+
+def current_load(
+    session: Session,
+    now: datetime,
+    zones: Mapping[int, ZoneInfo],
+    professionals: Collection[int] | None = None,
+) -> Load:
+    """SNP patients already given per professional-day, and SAS ones per week
+    (of the given professionals, or of all)."""
+    query = (
         select(SlotRow.professional_id, SlotRow.start_at, SlotRow.cpts_id, CareRequestRow.origin)
         .join(OrientationRow, OrientationRow.slot_id == SlotRow.id)
         .join(CareRequestRow, OrientationRow.request_id == CareRequestRow.id)
@@ -147,13 +207,20 @@ def current_load(session: Session, now: datetime, zones: Mapping[int, ZoneInfo])
             # the weekly SAS term looks back at most a week
             SlotRow.start_at >= now - LOAD_LOOKBACK,
         )
-    ).all()
+    )
+    if professionals is not None and len(professionals) <= _LOAD_FILTER_LIMIT:
+        if not professionals:
+            return Load(daily={}, weekly_sas={})
+        query = query.where(SlotRow.professional_id.in_(sorted(professionals)))
+    rows = session.execute(query).all()
+    zones = _with_zones(session, zones, {r[2] for r in rows})
     daily: Counter[tuple[int, int]] = Counter()
     weekly_sas: Counter[tuple[int, int]] = Counter()
     for professional_id, start, cpts_id, origin in rows:
-        daily[(professional_id, local_day_number(start, zones[cpts_id]))] += 1
+        day, week = _day_week(start, zones[cpts_id])
+        daily[(professional_id, day)] += 1
         if origin == Origin.SAS:
-            weekly_sas[(professional_id, local_iso_week(start, zones[cpts_id]))] += 1
+            weekly_sas[(professional_id, week)] += 1
     return Load(daily=dict(daily), weekly_sas=dict(weekly_sas))
 
 
