@@ -8,7 +8,7 @@ the services: they answer 404 for objects of another CPTS.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends
@@ -65,11 +65,11 @@ def current_actor(
 CurrentActor = Annotated[Actor, Depends(current_actor)]
 
 
-def require_roles(*roles: Role) -> Callable[[Actor], Actor]:
+def require_roles(*roles: Role) -> Callable[[Actor], Awaitable[Actor]]:
     allowed = frozenset(roles)
     names = ", ".join(sorted(str(r) for r in allowed))
 
-    def check(actor: CurrentActor) -> Actor:
+    async def check(actor: CurrentActor) -> Actor:  # async: no thread pool hop
         if actor.role not in allowed:
             raise forbidden(f"the {actor.role} role cannot do this; allowed: {names}")
         return actor
