@@ -195,7 +195,9 @@ def _search(index: SlotIndex, request: Request, now: int) -> _Found:
         return _Found(excluded, 0)
     group = np.concatenate(parts_g) if len(parts_g) > 1 else parts_g[0]
     km = np.concatenate(parts_km) if len(parts_km) > 1 else parts_km[0]
-    diff = gr.totals[group]  # whole groups; _window corrects those the window cuts
+    # whole groups; _window corrects those the window cuts. np.take on axis 0 gathers
+    # rows several times faster than fancy indexing of a 2-D array
+    diff = np.take(gr.totals, group, axis=0)
     if mods.placed and prof.tree is not None:
         in_ball = int(diff[: len(parts_g[0])][:, mods.placed].sum())
         excluded["too_far"] = int(prof.modality_counts[mods.placed].sum()) - in_ball
@@ -323,14 +325,14 @@ def _window(
     if late.any():
         cut = np.flatnonzero(late)
         rel = min(max(t0 - offset, 0), span - 1)
-        lo[cut] = np.searchsorted(gr.key, group[cut] * span + rel, "left")
+        lo[cut] = gr.search(group[cut] * span + rel, "left")
     if early.any():
         cut = np.flatnonzero(early)
         rel = min(max(t1 - offset, 0), span - 1)
-        hi[cut] = np.searchsorted(gr.key, group[cut] * span + rel, "right")
+        hi[cut] = gr.search(group[cut] * span + rel, "right")
     cut = np.flatnonzero(late | early)
     if len(cut):
-        diff[cut] = gr.counts[hi[cut]] - gr.counts[lo[cut]]
+        diff[cut] = np.take(gr.counts, hi[cut], axis=0) - np.take(gr.counts, lo[cut], axis=0)
     return lo, hi
 
 
@@ -471,7 +473,7 @@ def _wait_cutoff(
     # np.minimum / np.maximum: np.clip's Python wrapper costs more than the work here
     rel = np.maximum(np.minimum(last, q.t1) - index.time_offset, 0)
     rel = np.minimum(rel, index.time_span - 1)
-    hi = np.searchsorted(gr.key, found.group * index.time_span + rel, "right")
+    hi = gr.search(found.group * index.time_span + rel, "right")
     out: IntArray = np.where(room < 0, found.lo, np.maximum(np.minimum(hi, found.hi), found.lo))
     return out
 

@@ -191,3 +191,27 @@ def test_sites_in_radius_match_the_tree(seed: int, radius: float) -> None:
         assert not np.isnan(km[needed]).any()
         measured = ~np.isnan(km)
         np.testing.assert_array_equal(km[measured], want_km[measured])
+
+
+@FAST
+@given(seed=st.integers(0, 10**6))
+def test_int32_search_matches_the_int64_keys(seed: int) -> None:
+    """``RankGroups.search`` (int32 copy when the keys fit) is ``searchsorted`` on ``key``,
+    and ``rank`` answers the same without the copy."""
+    rng = np.random.default_rng(seed)
+    pool = _pool(rng, 300, 12, bool(rng.random() < 0.5))
+    index = SlotIndex.build(pool)
+    plain = SlotIndex.build(pool)
+    for code, prof in index.professions.items():
+        gr = prof.groups
+        assert gr.key32 is not None
+        queries = np.concatenate([rng.integers(-5, int(gr.key[-1]) + 5, 50),
+                                  gr.key[rng.integers(0, len(gr.key), 20)],
+                                  np.array([2**31 - 1, 2**31, 2**40])])
+        for side in ("left", "right"):
+            np.testing.assert_array_equal(gr.search(np.maximum(queries, 0), side),
+                                          np.searchsorted(gr.key, np.maximum(queries, 0), side))
+        plain.professions[code] = dataclasses.replace(
+            prof, groups=dataclasses.replace(gr, key32=None))
+    for request in make_requests(rng, 6, spread_km=15.0):
+        assert rank(request, index, now=NOW, k=3) == rank(request, plain, now=NOW, k=3)
