@@ -65,11 +65,17 @@ def solve_flow(
     sink = base_pd + len(pds)
     slot_node = base_slot + np.searchsorted(slots, edge_slot)
     day_node = base_pd + np.searchsorted(pds, index.pd[slots])
-    cap = np.minimum(pool.capacity[slots], n_req)
-    extra = np.minimum(pool.surnumeraire[slots], n_req)
+    # No arc needs more capacity than the edges that can reach it, and one spare unit
+    # keeps every truncated arc unsaturated: the residual graph then has the same
+    # forward arcs as the untruncated network, so potentials computed on it are valid
+    # for the latter (the omitted fairness arcs cost at least the spare one).
+    into_slot = np.bincount(slot_node - base_slot, minlength=len(slots))
+    cap = np.minimum(pool.capacity[slots], into_slot + 1)
+    extra = np.minimum(pool.surnumeraire[slots], into_slot + 1)
     has_cap, has_extra = cap > 0, extra > 0
+    into_day = np.bincount(day_node - base_pd, weights=into_slot, minlength=len(pds))
     # k-th fairness arc of a day: marginal of its (load + k)-th patient
-    n_arcs = np.minimum(index.pd_units[pds], n_req)
+    n_arcs = np.minimum(index.pd_units[pds], into_day.astype(np.int64) + 1)
     owner = np.repeat(np.arange(len(pds)), n_arcs)
     k = np.arange(len(owner)) - np.repeat(np.cumsum(n_arcs) - n_arcs, n_arcs)
     ones = np.ones

@@ -13,13 +13,25 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from solver.batch import (
+    INF,
+    Lanes,
+    RangeMin,
+    Ranges,
+    box_ranges,
+    cost_ceiling,
+    expand,
+    prices,
+    range_bounds,
+    slot_prices,
+    threshold_edges,
+)
 from solver.candidates import RequestArrays, iter_edges, screen
 from solver.cost import (
     EDGE_TERMS,
@@ -30,7 +42,7 @@ from solver.cost import (
     sas_marginals,
 )
 from solver.explain import describe, unserved_reason, with_medecin_traitant
-from solver.flow import potentials, slot_potentials, solve_flow
+from solver.flow import solve_flow
 from solver.index import SlotIndex
 from solver.rank import as_index
 from solver.types import BoolArray, IntArray, Load, Request, SlotPool
@@ -216,6 +228,22 @@ def _solve_forked(group: int) -> tuple[IntArray, int, PlanStats]:
                         work.daily, work.sas, work.unassigned, work.top_n)
 
 
+@dataclass(slots=True)
+class _Edges:
+    """Enumerated edges; ``in_flow`` marks those in the flow, the others form the reserve."""
+
+    req: IntArray
+    slot: IntArray
+    cost: IntArray
+    in_flow: BoolArray
+
+    def add(self, req: IntArray, slot: IntArray, cost: IntArray, *, in_flow: bool) -> None:
+        self.req = np.concatenate([self.req, req])
+        self.slot = np.concatenate([self.slot, slot])
+        self.cost = np.concatenate([self.cost, cost])
+        self.in_flow = np.concatenate([self.in_flow, np.full(len(req), in_flow)])
+
+
 def _solve_group(
     index: SlotIndex,
     all_requests: Sequence[Request],
@@ -227,100 +255,148 @@ def _solve_group(
     all_unassigned: IntArray,
     top_n: int,
 ) -> tuple[IntArray, int, PlanStats]:
-    """Optimal slot (pool position, −1 = unserved) of each request of one group."""
+    """Optimal slot (pool position, −1 = unserved) of each request of one group.
+
+    Only edges costing at most a per-request threshold τ_i are ever enumerated
+    (``threshold_edges``); the ``top_n`` cheapest of each go into the flow, the others
+    wait in a reserve. After each solve, sink distances h certify the flow over the
+    full edge set when (a) no reserve edge has c_ij + h(j) < h(i) and (b) every
+    τ_i ≥ h(i) − m (m = min(0, smallest slot distance)): edges never enumerated cost
+    more than τ_i, hence satisfy (a) too. A request failing (b) gets its threshold
+    raised and its new edges enumerated into the reserve — no re-solve needed for
+    that; reserve edges failing (a) move into the flow and we re-solve.
+    """
     requests = [all_requests[int(i)] for i in group]
     rq = RequestArrays.build(requests, now)
     unassigned = all_unassigned[group]
-    # Every feasible edge is enumerated once: the top_n cheapest of each request go
-    # into the flow, the others into a compact reserve checked exactly each round.
-    # Slots starting more than HORIZON after a request's earliest time are left out
-    # at first: waiting alone makes them cost at least ``later_bound``; they are
-    # enumerated only for requests whose price (−potential) could exceed it.
-    cut = rq.t0 + HORIZON
-    later_bound = np.where(cut < rq.t1, weights.per_minute_wait * ((cut + 1 - now) // 60), NO_EDGE)
-    near = dataclasses.replace(rq, t1=np.minimum(rq.t1, cut))
-    kept_r, kept_s, kept_c, res_r, res_s, res_c = [], [], [], [], [], []
-    generated = 0
-    for e in iter_edges(index, near, np.arange(len(rq), dtype=np.int64)):
-        cost = edge_cost(index, rq, e.request, e.slot, e.km, now, weights, sas)
-        generated += len(cost)
-        keep = _cheapest(e.request, e.slot, cost, max(top_n, 1))
-        kept_r.append(e.request[keep])
-        kept_s.append(e.slot[keep])
-        kept_c.append(cost[keep])
-        res_r.append(e.request[~keep].astype(np.int32))
-        res_s.append(e.slot[~keep].astype(np.int32))
-        res_c.append(cost[~keep])
-    edge_req, edge_slot, edge_c = _cat(kept_r), _cat(kept_s), _cat(kept_c)
-    reserve_req = np.concatenate(res_r) if res_r else np.zeros(0, np.int32)
-    reserve_slot = np.concatenate(res_s) if res_s else np.zeros(0, np.int32)
-    reserve_c = _cat(res_c)
-    rounds, added, retired = 0, 0, 0
+    ceiling = cost_ceiling(rq, weights, sas, now)
+    top_n = max(top_n, 1)
+    lanes = Lanes.build(index)
+    req, slot, cost, tau, base = _first_edges(index, lanes, rq, now, weights, sas, ceiling,
+                                              top_n)
+    edges = _Edges(req, slot, cost, _cheapest(req, slot, cost, top_n))
+    lazy = Ranges.concat([])
+    wait = weights.per_minute_wait * ((lanes.start - now) // 60)
+    no_units = index.units[lanes.slot] <= 0
+    rounds, added = 0, 0
     while True:
         rounds += 1
-        sol = solve_flow(index, edge_req, edge_slot, edge_c, unassigned, daily, weights)
-        if retired == len(reserve_c) and (later_bound == NO_EDGE).all():
+        flow = np.flatnonzero(edges.in_flow)
+        sol = solve_flow(index, edges.req[flow], edges.slot[flow], edges.cost[flow], unassigned,
+                         daily, weights)
+        rho, p = prices(sol)
+        p_slot = slot_prices(index, sol, p, daily, weights)
+        floor = min(0, int(p_slot.min())) if len(p_slot) else 0
+        # A request left unserved while some of its edges are unseen has the unassigned
+        # penalty as price, which would open its whole box: its box is widened instead
+        # (span above its first bound doubled), straight into the flow; it is priced
+        # once it is served or its box holds every edge.
+        unserved = sol.assigned_slot(edges.slot[flow]) < 0
+        stuck = np.flatnonzero(unserved & (tau < ceiling))
+        if len(stuck):
+            raised = tau.copy()
+            widened = np.maximum(2 * tau[stuck] - base[stuck], tau[stuck] + SLACK)
+            raised[stuck] = np.minimum(widened, ceiling[stuck])
+            more = threshold_edges(index, lanes, rq, stuck, tau, raised, now, weights, sas)
+            edges.add(*more, in_flow=True)
+            added += len(more[0])
+            tau = raised
+        priced = ~unserved | (tau >= ceiling)
+        # (b) every edge outside a request's box costs more than τ_i ≥ ρ_i − floor
+        grow = np.flatnonzero(priced & (rho - floor > tau) & (tau < ceiling))
+        if len(grow):
+            raised = tau.copy()
+            raised[grow] = np.minimum(np.maximum(rho[grow] - floor, tau[grow] + SLACK),
+                                      ceiling[grow])
+            lazy = Ranges.concat([lazy, box_ranges(index, lanes, rq, grow, tau, raised, now,
+                                                   weights)])
+            tau = raised
+        # (c) a box range whose bound on c_ij + p(j) reaches ρ_i holds no harmful edge;
+        # the others are enumerated into the reserve
+        if len(lazy):
+            table = RangeMin(np.where(no_units, INF, wait + p_slot[lanes.slot]))
+            open_up = priced[lazy.req] & (range_bounds(lanes, rq, lazy, table, weights)
+                                          < rho[lazy.req])
+            if open_up.any():
+                edges.add(*expand(index, lanes, rq, lazy.take(open_up), now, weights, sas),
+                          in_flow=False)
+                lazy = lazy.take(~open_up)
+        # (a) reserve edges are checked exactly
+        reduced = edges.cost + p_slot[edges.slot] - rho[edges.req]
+        pick = np.flatnonzero(~edges.in_flow & (reduced < 0))
+        if not len(pick) and not len(stuck):
             break
-        # An unserved request with edges left in the reserve makes the potentials
-        # around it huge (its price is the unassigned penalty): give it its next
-        # cheapest edges outright before pricing.
-        stuck = np.zeros(len(rq), bool)
-        stuck[sol.assigned_slot(edge_slot) < 0] = True
-        move = stuck[reserve_req] & (reserve_c != TAKEN)
-        if move.any():
-            pick = np.flatnonzero(move)
-            pick = pick[_cheapest(reserve_req[pick], reserve_slot[pick], reserve_c[pick], REPAIR)]
-        else:
-            d = potentials(sol)
-            pot = slot_potentials(index, sol, d, daily, weights)
-            late = np.flatnonzero(later_bound + d[: len(rq)] < _top_potential(index, rq, pot))
-            if len(late):
-                later = dataclasses.replace(rq, t0=cut + 1)
-                more_r, more_s, more_c = [], [], []
-                for e in iter_edges(index, later, late):
-                    more_r.append(e.request.astype(np.int32))
-                    more_s.append(e.slot.astype(np.int32))
-                    more_c.append(edge_cost(index, rq, e.request, e.slot, e.km, now, weights, sas))
-                later_bound[late] = NO_EDGE
-                generated += sum(len(c) for c in more_c)
-                reserve_req = np.concatenate([reserve_req, *more_r])
-                reserve_slot = np.concatenate([reserve_slot, *more_s])
-                reserve_c = np.concatenate([reserve_c, *more_c])
-            reduced = reserve_c + d[reserve_req] - pot[reserve_slot]
-            pick = np.flatnonzero(reduced < 0)
-            if not len(pick):
-                break
-            # partial pricing: the most negative few per request keep the flow small
-            pick = pick[_cheapest(reserve_req[pick], reserve_slot[pick], reduced[pick] - reduced[
-                pick].min(), PER_ROUND)]
+        if len(pick):  # partial pricing: the most negative few per request keep the flow small
+            pick = pick[_cheapest(edges.req[pick], edges.slot[pick],
+                                  reduced[pick] - reduced[pick].min(), PER_ROUND)]
+        edges.in_flow[pick] = True
         added += len(pick)
-        edge_req = np.concatenate([edge_req, reserve_req[pick]])
-        edge_slot = np.concatenate([edge_slot, reserve_slot[pick]])
-        edge_c = np.concatenate([edge_c, reserve_c[pick]])
-        # retire moved edges in place (copying the whole reserve each round costs more):
-        # a retired edge costs TAKEN, so it is never negative nor cheapest again
-        reserve_c[pick] = TAKEN
-        retired += len(pick)
-        if 2 * retired > len(reserve_c):
-            live = reserve_c != TAKEN
-            reserve_req, reserve_slot = reserve_req[live], reserve_slot[live]
-            reserve_c, retired = reserve_c[live], 0
-
-    stats = PlanStats(rounds, generated, len(edge_req), added)
-    return sol.assigned_slot(edge_slot), sol.cost, stats
+    req, slot = edges.req, edges.slot
+    stats = PlanStats(rounds, len(req) + len(lazy), len(flow), added)
+    return sol.assigned_slot(slot[flow]), sol.cost, stats
 
 
-HORIZON = 12 * 3600  # seconds after a request's earliest time enumerated up front
+FIRST_SPAN = 60  # first threshold: this many points above the request's own wait cost
+SLACK = 20  # a raised threshold goes at least this far above the last one
 PER_ROUND = 16  # reserve edges moved into the flow per request and pricing round
-TAKEN = 2**62  # cost of a reserve edge already moved into the flow
-REPAIR = 32  # reserve edges given at once to a request the last solve left unserved
 
 
-def _top_potential(index: SlotIndex, rq: RequestArrays, pot: IntArray) -> IntArray:
-    """Per request, the largest potential of any slot of its profession."""
-    top = {code: int(pot[np.concatenate([p.placed, p.tele])].max())
-           for code, p in index.professions.items() if p.size}
-    out: IntArray = np.array([top.get(int(c), 0) for c in rq.profession], np.int64)
+def _first_edges(
+    index: SlotIndex,
+    lanes: Lanes,
+    rq: RequestArrays,
+    now: int,
+    weights: Weights,
+    sas: IntArray,
+    ceiling: IntArray,
+    top_n: int,
+) -> tuple[IntArray, IntArray, IntArray, IntArray, IntArray]:
+    """Edges under a first threshold τ_i, its span doubled per request until it has
+    top_n of them (or τ_i reaches its ceiling: every feasible edge of it is in).
+
+    The span starts above the time cost of the first slot of the request's profession
+    starting at or after t0_i (no edge costs less), not above the wait at t0_i: a
+    request made at night would otherwise grow through empty hours. Returns the edges,
+    τ and that base.
+    """
+    n = len(rq)
+    base = _first_time_cost(lanes, rq, now, weights)
+    span = np.full(n, FIRST_SPAN, np.int64)
+    tau = np.minimum(base + span, ceiling)
+    lo = np.full(n, -1, np.int64)
+    parts: list[tuple[IntArray, IntArray, IntArray]] = []
+    count = np.zeros(n, np.int64)
+    todo = np.arange(n, dtype=np.int64)
+    while len(todo):
+        part = threshold_edges(index, lanes, rq, todo, lo, tau, now, weights, sas)
+        parts.append(part)
+        count += np.bincount(part[0], minlength=n)
+        todo = todo[(count[todo] < top_n) & (tau[todo] < ceiling[todo])]
+        lo[todo] = tau[todo]
+        span[todo] *= 2
+        tau[todo] = np.minimum(base[todo] + span[todo], ceiling[todo])
+    req, slot, cost = (_cat([p[k] for p in parts]) for k in range(3))
+    return req, slot, cost, tau, base
+
+
+def _first_time_cost(lanes: Lanes, rq: RequestArrays, now: int, weights: Weights) -> IntArray:
+    """Per request, wait + deadline closeness of the first slot of its profession that
+    starts in [t0, deadline] (the wait at t0 when there is none)."""
+    out: IntArray = weights.per_minute_wait * ((rq.t0 - now) // 60)
+    for code, starts in lanes.sorted_start.items():
+        mine = np.flatnonzero(rq.profession == code)
+        if not len(mine) or not len(starts):
+            continue
+        at = np.searchsorted(starts, rq.t0[mine], "left")
+        ok = at < len(starts)
+        mine, first = mine[ok], starts[at[ok]]
+        ok = first <= rq.t1[mine]
+        mine, first = mine[ok], first[ok]
+        t0 = rq.t0[mine]
+        window = np.maximum(rq.t1[mine] - t0, 1)
+        closeness = per_priority(weights.deadline_closeness, rq.priority[mine])
+        out[mine] = weights.per_minute_wait * ((first - now) // 60) + closeness * (
+            first - t0) // window
     return out
 
 
