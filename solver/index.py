@@ -324,6 +324,7 @@ class RankGroups:
     empty: _EmptySlots
     tele_groups: IntArray  # the teleconsultation groups' numbers (n_sites ...)
     tele_km: FloatArray  # NaN per teleconsultation group: no distance
+    rule_code: npt.NDArray[np.int8]  # 2 * modality + SAS-reserved, per slot (static rules)
     key32: npt.NDArray[np.int32] | None  # ``key`` as int32 when it fits (half the cache misses)
 
     @staticmethod
@@ -387,6 +388,7 @@ class RankGroups:
             empty=_EmptySlots(np.flatnonzero(reorder(lanes.units) <= 0).astype(np.int64)),
             tele_groups=np.arange(n_sites, len(begin) - 1, dtype=np.int64),
             tele_km=np.full(len(begin) - 1 - n_sites, np.nan),
+            rule_code=(2 * modality + sas).astype(np.int8),
             key32=key.astype(np.int32) if not len(key) or key[-1] < 2**31 - 1 else None,
         )
 

@@ -251,6 +251,9 @@ class _Modalities:
     accepted_cols: IntArray  # columns of RankGroups.counts: accepted modalities
     placed: list[int]  # accepted in-person / home-visit modalities
     tele: bool
+    # by RankGroups.rule_code (modality, SAS reservation): may the slot be proposed, for
+    # a request from a CPTS line [0] or from the SAS [1] (capacity aside)
+    slot_ok: tuple[BoolArray, BoolArray]
 
 
 @functools.lru_cache(maxsize=64)
@@ -262,6 +265,7 @@ def _modalities(modalities: frozenset[Modality]) -> _Modalities:
         np.flatnonzero(accepted),
         [int(m) for m in PLACED_MODALITIES if accepted[m]],
         bool(accepted[Modality.TELECONSULTATION]),
+        (np.repeat(accepted, 2) & np.tile([True, False], 3), np.repeat(accepted, 2)),
     )
 
 
@@ -428,13 +432,14 @@ def _contenders(
     else:
         all_km = found.km
 
-    def feasible_bounded(hi: IntArray) -> tuple[IntArray, IntArray, IntArray]:
-        """Feasible slots of the groups' [lo, hi) ranges and the loose ones, their
-        group (index into ``const``) and bound."""
-        owner, pos = expand_ranges(found.lo, hi)
-        ok = found.accepted[gr.modality[pos]] & (prof.lane_units[gr.order[pos]] > 0)
-        if not q.is_sas:
-            ok &= ~gr.sas[pos]
+    slot_ok = _modalities(q.request.modalities).slot_ok[q.is_sas]
+
+    def feasible_bounded(
+        owner: IntArray, pos: IntArray
+    ) -> tuple[IntArray, IntArray, IntArray]:
+        """Of slots ``pos`` (groups ``owner``) and the loose ones, the feasible ones,
+        their group (index into ``const``) and bound."""
+        ok = slot_ok[gr.rule_code[pos]] & (prof.lane_units[gr.order[pos]] > 0)
         owner, pos = owner[ok], pos[ok]
         if loose:
             owner = np.concatenate([owner, len(found.lo) + np.arange(loose)])
@@ -445,7 +450,9 @@ def _contenders(
 
     cap: int | None = None
     if found.feasible > LAZY_FACTOR * k:
-        pos, owner, bound = feasible_bounded(np.minimum(found.hi, found.lo + PROBES_PER_GROUP))
+        first = found.lo[:, None] + np.arange(PROBES_PER_GROUP)  # a few first slots per group
+        inside = first < found.hi[:, None]
+        pos, owner, bound = feasible_bounded(np.nonzero(inside)[0], first[inside])
         if len(pos) >= k:
             best = np.argpartition(bound, min(4 * k, len(pos) - 1))[: 4 * k]
             terms = _terms(index, q, gr.slot[pos[best]], all_km[owner[best]])
@@ -453,7 +460,7 @@ def _contenders(
     hi = found.hi
     if cap is not None and w.per_minute_wait > 0:
         hi = _wait_cutoff(index, found, cap - const[: len(found.lo)], q, w.per_minute_wait)
-    pos, owner, bound = feasible_bounded(hi)
+    pos, owner, bound = feasible_bounded(*expand_ranges(found.lo, hi))
     if cap is not None:
         keep = bound <= cap
         pos, owner = pos[keep], owner[keep]

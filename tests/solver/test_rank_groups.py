@@ -145,6 +145,8 @@ def test_group_layout(seed: int) -> None:
             np.testing.assert_array_equal(gr.counts[1:, m], np.cumsum(is_m))
             np.testing.assert_array_equal(gr.counts[1:, 3 + m],
                                           np.cumsum(is_m & pool.sas_reserved[gr.slot]))
+        np.testing.assert_array_equal(
+            gr.rule_code, 2 * pool.modality[gr.slot] + pool.sas_reserved[gr.slot])
         begin = gr.begin
         np.testing.assert_array_equal(gr.tele_groups, np.unique(group[len(prof.placed):]))
         assert len(gr.tele_km) == len(gr.tele_groups) and np.isnan(gr.tele_km).all()
