@@ -27,9 +27,7 @@ from solver.batch import (
     box_ranges,
     cost_ceiling,
     expand,
-    prices,
     range_bounds,
-    slot_prices,
     threshold_edges,
 )
 from solver.candidates import RequestArrays, iter_edges, screen
@@ -44,6 +42,7 @@ from solver.cost import (
 from solver.explain import describe, unserved_reason, with_medecin_traitant
 from solver.flow import solve_flow
 from solver.index import SlotIndex
+from solver.parts import PartSolver, pool_prices
 from solver.rank import as_index
 from solver.types import BoolArray, IntArray, Load, Request, SlotPool
 from solver.validation import validate_requests
@@ -278,20 +277,23 @@ def _solve_group(
     lazy = Ranges.concat([])
     wait = weights.per_minute_wait * ((lanes.start - now) // 60)
     no_units = index.units[lanes.slot] <= 0
-    rounds, added = 0, 0
+    rounds, added, solves = 0, 0, 0
+    parts = PartSolver(index, unassigned, daily, weights)
+    dirty = np.ones(len(rq), bool)
     while True:
         rounds += 1
         flow = np.flatnonzero(edges.in_flow)
-        sol = solve_flow(index, edges.req[flow], edges.slot[flow], edges.cost[flow], unassigned,
-                         daily, weights)
-        rho, p = prices(sol)
-        p_slot = slot_prices(index, sol, p, daily, weights)
+        solved = parts.solve(edges.req[flow], edges.slot[flow], edges.cost[flow], dirty)
+        solves += solved.solves
+        rho = solved.rho
+        p_slot = pool_prices(index, solved, daily, weights)
         floor = min(0, int(p_slot.min())) if len(p_slot) else 0
         # A request left unserved while some of its edges are unseen has the unassigned
         # penalty as price, which would open its whole box: its box is widened instead
         # (span above its first bound doubled), straight into the flow; it is priced
         # once it is served or its box holds every edge.
-        unserved = sol.assigned_slot(edges.slot[flow]) < 0
+        unserved = solved.chosen < 0
+        dirty = np.zeros(len(rq), bool)
         stuck = np.flatnonzero(unserved & (tau < ceiling))
         if len(stuck):
             raised = tau.copy()
@@ -299,6 +301,7 @@ def _solve_group(
             raised[stuck] = np.minimum(widened, ceiling[stuck])
             more = threshold_edges(index, lanes, rq, stuck, tau, raised, now, weights, sas)
             edges.add(*more, in_flow=True)
+            dirty[more[0]] = True
             added += len(more[0])
             tau = raised
         priced = ~unserved | (tau >= ceiling)
@@ -330,10 +333,10 @@ def _solve_group(
             pick = pick[_cheapest(edges.req[pick], edges.slot[pick],
                                   reduced[pick] - reduced[pick].min(), PER_ROUND)]
         edges.in_flow[pick] = True
+        dirty[edges.req[pick]] = True
         added += len(pick)
-    req, slot = edges.req, edges.slot
-    stats = PlanStats(rounds, len(req) + len(lazy), len(flow), added)
-    return sol.assigned_slot(slot[flow]), sol.cost, stats
+    stats = PlanStats(rounds, len(edges.req) + len(lazy), len(flow), added)
+    return solved.chosen, solved.cost, stats
 
 
 FIRST_SPAN = 60  # first threshold: this many points above the request's own wait cost
