@@ -17,9 +17,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.schemas.common import ProblemOut
 from snp.booking import SlotTakenError
 from snp.errors import ConflictError, DomainError, NotFoundError
 
@@ -103,6 +105,115 @@ def invalid(field: str, problem: str, fix: str) -> ProblemError:
     )
 
 
+# ----------------------------------------------------------------------------- documentation
+
+# What each error status means, as the OpenAPI document says it. One wording for the
+# whole API, so the same status reads the same on every operation.
+ERROR_DESCRIPTIONS: dict[int, str] = {
+    400: "The body could not be parsed (not UTF-8 JSON)",
+    401: "Missing or invalid bearer token, or the user was deactivated",
+    403: "Your role cannot do this",
+    404: "Not found, or not visible to your CPTS",
+    409: "The object changed meanwhile (a concurrent change, an expired hold): read it again",
+    413: "The body is larger than the server accepts (64 kB)",
+    415: "The body is not JSON (Content-Type must be application/json or a +json type)",
+    422: "Invalid input: each wrong field is named with the fix",
+}
+# Statuses the request guard (api.middleware) and the body parser can answer on any
+# operation that takes a body, before the route runs: added by ProblemRoute.
+BODY_ERRORS = (400, 413, 415)
+WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+
+
+def problem_responses(
+    *statuses: int,
+    model: Any = ProblemOut,
+    media_type: str = PROBLEM_JSON,
+    descriptions: dict[int, str] | None = None,
+) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` entries for error statuses answered as problem+json (or, with
+    ``model`` and ``media_type``, as another error document: FHIR's OperationOutcome).
+
+    FastAPI files a response ``model`` under the route's own media type
+    (application/json); :func:`install` moves it under application/problem+json,
+    the one these answers really carry (see :func:`_fix_media_types`).
+    """
+    return {
+        status: {
+            "model": model,
+            "content": {media_type: {}},
+            "description": (descriptions or {}).get(status, ERROR_DESCRIPTIONS[status]),
+        }
+        for status in statuses
+    }
+
+
+class ProblemRoute(APIRoute):
+    """Documents the errors the guard answers before any route runs: an operation
+    taking a body may get 413 (too large) and 415 (not JSON) whether or not it
+    reads one, and 400 (unparsable) when it does."""
+
+    def __init__(self, path: str, endpoint: Any, **kwargs: Any) -> None:
+        given = dict(kwargs.get("responses") or {})
+        methods = {m.upper() for m in kwargs.get("methods") or ()}
+        if methods & WITH_BODY:
+            kwargs["responses"] = problem_responses(*BODY_ERRORS) | given
+        super().__init__(path, endpoint, **kwargs)
+        if self.body_field is None and 400 not in given:
+            # No body parameter: FastAPI never parses one, so never answers 400.
+            self.responses.pop(400, None)
+            self.response_fields.pop(400, None)
+
+
+def _fix_media_types(schema: dict[str, Any]) -> None:
+    """Put each response's schema under the media type the response really has.
+
+    FastAPI documents an additional response's model (and a plain Response's empty
+    schema) under application/json even when the response declares another media
+    type: an error's ProblemOut would sit under application/json, never sent, and
+    application/problem+json would be documented without a schema, so nothing
+    would check the bodies. When a response declares exactly one other media type
+    without a schema, that one gets the schema and application/json goes.
+    """
+    for item in schema.get("paths", {}).values():
+        for operation in item.values():
+            if not isinstance(operation, dict):
+                continue
+            for response in operation.get("responses", {}).values():
+                content = response.get("content") or {}
+                bare = [m for m, v in content.items() if m != "application/json" and not v]
+                if "application/json" in content and len(bare) == 1:
+                    content[bare[0]] = content.pop("application/json")
+
+
+def _drop_framework_422(schema: dict[str, Any]) -> None:
+    """FastAPI documents a 422 HTTPValidationError on every operation with parameters
+    that does not declare its own 422; this app never sends that shape (invalid input
+    is a problem+json 422, or under /fhir an OperationOutcome 400), so it goes."""
+    for item in schema.get("paths", {}).values():
+        for operation in item.values():
+            responses = operation.get("responses", {}) if isinstance(operation, dict) else {}
+            if "HTTPValidationError" in str(responses.get("422", "")):
+                del responses["422"]
+    components = schema.get("components", {}).get("schemas", {})
+    if "HTTPValidationError" not in str(schema.get("paths")):
+        components.pop("HTTPValidationError", None)
+        components.pop("ValidationError", None)
+
+
+def _document(app: FastAPI) -> None:
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            _fix_media_types(schema)
+            _drop_framework_422(schema)
+        return generate()
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 # Hints for the pydantic error types callers meet most; others fall back on the message.
 _FIXES = {
     "missing": "Add this field; it is required.",
@@ -154,7 +265,9 @@ def validation_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
 
 
 def install(app: FastAPI) -> None:
-    """Route every error the app can meet to a problem document."""
+    """Route every error the app can meet to a problem document, and document
+    error responses under the media type they are sent with."""
+    _document(app)
 
     @app.exception_handler(ProblemError)
     def _problem(request: Request, exc: ProblemError) -> ProblemResponse:

@@ -18,7 +18,7 @@ import os
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query
@@ -29,7 +29,7 @@ from sqlalchemy import case, func, or_, select
 from api.auth import CurrentActor, roles
 from api.console.territory_map import MapCommune, MapPatient, MapProposal, MapSite, territory_svg
 from api.deps import Ctx, DbSession, Now
-from api.problems import ProblemError, invalid, not_found
+from api.problems import ProblemError, ProblemRoute, invalid, not_found, problem_responses
 from snp import orienting
 from snp.actors import Actor, Role
 from snp.geo import Commune, default_directory
@@ -84,7 +84,7 @@ PAGES = {
     )
 }
 
-router = APIRouter(tags=["console"])
+router = APIRouter(tags=["console"], route_class=ProblemRoute)
 # The console's unauthenticated helpers (demo login, commune search) stay out of the
 # published API description: every documented operation there needs a token.
 Orienter = Annotated[Actor, roles(Role.OPERATOR, Role.REGULATOR, Role.COORDINATOR)]
@@ -334,7 +334,7 @@ class MeOut(BaseModel):
     server_now: datetime = Field(description="the server's clock, to time hold countdowns")
 
 
-@router.get("/console/api/me", response_model=MeOut)
+@router.get("/console/api/me", response_model=MeOut, responses=problem_responses(401))
 def me(actor: CurrentActor, session: DbSession, now: Now) -> MeOut:
     """Who is logged in, their CPTS's priority classes and hold time."""
     cpts = None
@@ -428,7 +428,11 @@ def _partner_ids(session: DbSession, cpts_id: int) -> list[int]:
     return [cpts_id, *partners]
 
 
-@router.get("/console/api/medecins", response_model=list[DoctorOut])
+@router.get(
+    "/console/api/medecins",
+    response_model=list[DoctorOut],
+    responses=problem_responses(401, 403, 422),
+)
 def doctors(
     session: DbSession,
     actor: Orienter,
@@ -481,7 +485,9 @@ class LoadOut(BaseModel):
 LOADED = ("booked", "honoured", "no_show", "redirected_15", "redirected_ed")
 
 
-@router.get("/console/api/load", response_model=list[LoadOut])
+@router.get(
+    "/console/api/load", response_model=list[LoadOut], responses=problem_responses(401, 403, 422)
+)
 def load(
     session: DbSession,
     actor: Annotated[Actor, roles(Role.COORDINATOR)],
@@ -527,6 +533,14 @@ def load(
 # ----------------------------------------------------------------------------- map
 
 
+MAP_SVG: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {"image/svg+xml": {"schema": {"type": "string"}}},
+        "description": "the map (SVG)",
+    }
+}
+
+
 def _map_communes(session: DbSession, cpts_id: int) -> list[MapCommune]:
     own = set(
         session.scalars(
@@ -547,7 +561,7 @@ def _map_communes(session: DbSession, cpts_id: int) -> list[MapCommune]:
 @router.get(
     "/console/api/requests/{request_id}/map",
     response_class=Response,
-    responses={200: {"content": {"image/svg+xml": {}}, "description": "the map (SVG)"}},
+    responses=MAP_SVG | problem_responses(401, 403, 404, 422),
 )
 def request_map(
     request_id: int,

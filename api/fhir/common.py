@@ -14,20 +14,21 @@ import logging
 import traceback
 import uuid
 from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials
 from fhir.resources.R4B.operationoutcome import OperationOutcome
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from api.auth import bearer, current_actor
 from api.deps import Ctx, DbSession
-from api.problems import ProblemError
+from api.problems import WITH_BODY, ProblemError, problem_responses
 from snp.actors import Actor
 from snp.booking import SlotTakenError
 from snp.errors import ConflictError, DomainError, NotFoundError
@@ -182,8 +183,66 @@ def _outcome_for(error: Exception) -> FhirError:
     return FhirError(500, "exception", f"unexpected error; quote reference {reference}")
 
 
+class OutcomeIssue(BaseModel):
+    model_config = ConfigDict(title="OperationOutcomeIssue")
+
+    severity: Literal["fatal", "error", "warning", "information"]
+    code: str
+    diagnostics: str | None = None
+    expression: list[str] | None = None
+
+
+class OperationOutcomeOut(BaseModel):
+    """The OperationOutcome of every /fhir error: the part of the R4 resource snp
+    fills in (one issue saying what to fix). Documentation only: the answers are
+    built by :class:`FhirError` with fhir.resources, whose own model would put the
+    whole R4 type system in the OpenAPI document."""
+
+    model_config = ConfigDict(title="OperationOutcome")
+
+    resource_type: Literal["OperationOutcome"] = Field(alias="resourceType")
+    issue: list[OutcomeIssue]
+
+
+FHIR_ERROR_DESCRIPTIONS = {
+    400: "The request is not a valid FHIR interaction (OperationOutcome says why)",
+    401: "Missing or invalid bearer token (OperationOutcome, code login)",
+    403: "Your role cannot do this (OperationOutcome, code forbidden)",
+    404: "Not found, or not visible to you",
+    409: "Conflict: the slot was taken or the resource changed meanwhile; search or read again",
+    422: "A business rule of the SAS guide refuses the resource (OperationOutcome, "
+    "code business-rule)",
+}
+
+
+def fhir_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` entries for errors answered as OperationOutcome (application/fhir+json)."""
+    return problem_responses(
+        *statuses,
+        model=OperationOutcomeOut,
+        media_type=FHIR_JSON,
+        descriptions=FHIR_ERROR_DESCRIPTIONS,
+    )
+
+
+def fhir_ok(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """Success answers: FHIR resources as application/fhir+json."""
+    return {status: {"content": {FHIR_JSON: {}}} for status in statuses}
+
+
 class FhirRoute(APIRoute):
-    """Every error of a /fhir route, from its dependencies too, as an OperationOutcome."""
+    """Every error of a /fhir route, from its dependencies too, as an OperationOutcome.
+
+    Except two the request guard (api.middleware) answers before routing, for every
+    path, as problem+json: 413 (body too large) and 415 (body not JSON). They are
+    documented as what they are on the operations that take a body.
+    """
+
+    def __init__(self, path: str, endpoint: Any, **kwargs: Any) -> None:
+        methods = {m.upper() for m in kwargs.get("methods") or ()}
+        if methods & WITH_BODY:
+            kwargs["responses"] = problem_responses(413, 415) | dict(kwargs.get("responses") or {})
+        super().__init__(path, endpoint, **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()

@@ -11,7 +11,8 @@ from api.deps import DbSession, Now
 from api.fhir import appointments, practitioners, slots
 from api.fhir.capability import capability_statement
 from api.fhir.common import (
-    FHIR_JSON,
+    IDNPS,
+    SAS,
     FhirActor,
     FhirError,
     FhirRoute,
@@ -19,6 +20,8 @@ from api.fhir.common import (
     bad_request,
     base_url,
     business_rule,
+    fhir_errors,
+    fhir_ok,
     fhir_response,
     parse_json,
     split_token,
@@ -28,16 +31,91 @@ from snp.actors import Role
 from snp.orm import CptsRow
 
 router = APIRouter(prefix="/fhir", tags=["fhir"], route_class=FhirRoute)
-FHIR_CONTENT: dict[int | str, dict[str, Any]] = {200: {"content": {FHIR_JSON: {}}}}
+# What each interaction can answer besides success (the same OperationOutcome shape for all).
+SEARCH_ERRORS = fhir_errors(400, 401, 403, 422)
+READ_ERRORS = fhir_errors(401, 403, 404)
+# Writes may also meet a taken slot or a concurrent change (409) and missing objects.
+APPOINTMENT_ERRORS = fhir_errors(400, 401, 403, 404, 409, 422)
+PRACTITIONER_ERRORS = fhir_errors(400, 401, 403, 409, 422)
+
+# The route reads its query itself (FHIR search syntax: repeated start, prefixes, names
+# with ':' and '.'); these declarations tell clients, and schemathesis, what it takes.
+SLOT_SEARCH: dict[str, Any] = {
+    "parameters": [
+        {
+            "name": "start",
+            "in": "query",
+            "required": True,
+            "description": "The window: start=ge<date> and start=le<date> (ISO 8601; "
+            "without an offset, French local time)",
+            "schema": {
+                "type": "array",
+                "items": {"type": "string", "pattern": "^(ge|le)\\d{4}-\\d{2}-\\d{2}"},
+                "minItems": 2,
+                "maxItems": 2,
+            },
+            "style": "form",
+            "explode": True,
+            "example": ["ge2026-11-26T08:00:00+01:00", "le2026-11-28T20:00:00+01:00"],
+        },
+        {
+            "name": slots.PRACTITIONER_PARAM,
+            "in": "query",
+            "required": True,
+            "description": f"1 to {slots.MAX_PRACTITIONERS} IDNPS, comma-separated",
+            "schema": {"type": "string"},
+            "example": f"{IDNPS}|810000000009",
+        },
+        {
+            "name": "status",
+            "in": "query",
+            "required": True,
+            "schema": {"type": "string", "enum": ["free"]},
+        },
+        {
+            "name": "_include",
+            "in": "query",
+            "schema": {
+                "type": "array",
+                "items": {"type": "string", "enum": sorted(slots.INCLUDES)},
+            },
+            "style": "form",
+            "explode": True,
+        },
+        {
+            "name": "_include:iterate",
+            "in": "query",
+            "schema": {
+                "type": "array",
+                "items": {"type": "string", "enum": sorted(slots.ITERATES)},
+            },
+            "style": "form",
+            "explode": True,
+        },
+    ]
+}
+# The conditional update's ?identifier=system|value, read by _identifier_query.
+CONDITIONAL: dict[str, Any] = {
+    "parameters": [
+        {
+            "name": "identifier",
+            "in": "query",
+            "required": True,
+            "description": "system|value of the resource to create or update",
+            "schema": {"type": "string"},
+            "example": f"{SAS}|regulator-42",
+        }
+    ]
+}
 
 
-@router.get("/metadata", responses=FHIR_CONTENT)
+@router.get("/metadata", responses=fhir_ok(200))
 def metadata() -> Response:
     """The CapabilityStatement (no authentication, as FHIR clients expect)."""
     return fhir_response(capability_statement())
 
 
-@router.get("/Slot", responses=FHIR_CONTENT)
+@router.get("/Slot", responses=fhir_ok(200) | SEARCH_ERRORS, openapi_extra=SLOT_SEARCH)
 def search_slots(request: Request, session: DbSession, now: Now, actor: FhirActor) -> Response:
     """INT_R01 / INT_R04: free SNP slots of 1-25 professionals, as a searchset Bundle."""
     search = slots.parse_search(request.query_params.multi_items())
@@ -68,7 +146,7 @@ def _appointment_response(
     return fhir_response(body, status, {"Location": location})
 
 
-@router.post("/Appointment", status_code=201, responses=FHIR_CONTENT)
+@router.post("/Appointment", status_code=201, responses=fhir_ok(200, 201) | APPOINTMENT_ERRORS)
 def create_appointment(
     request: Request, body: RawBody, session: DbSession, now: Now, actor: FhirActor
 ) -> Response:
@@ -86,7 +164,9 @@ def create_appointment(
     return _appointment_response(request, session, link.id, status, rendered)
 
 
-@router.put("/Appointment", responses=FHIR_CONTENT)
+@router.put(
+    "/Appointment", responses=fhir_ok(200, 201) | APPOINTMENT_ERRORS, openapi_extra=CONDITIONAL
+)
 def update_appointment(
     request: Request, body: RawBody, session: DbSession, now: Now, actor: FhirActor
 ) -> Response:
@@ -110,7 +190,7 @@ def update_appointment(
     return _appointment_response(request, session, link.id, status, rendered)
 
 
-@router.get("/Appointment/{appointment_id}", responses=FHIR_CONTENT)
+@router.get("/Appointment/{appointment_id}", responses=fhir_ok(200) | READ_ERRORS)
 def read_appointment(
     appointment_id: Annotated[str, Path()], session: DbSession, actor: FhirActor
 ) -> Response:
@@ -160,7 +240,7 @@ def _save_regulator(
     return fhir_response(rendered, status, {"Location": location})
 
 
-@router.post("/Practitioner", status_code=201, responses=FHIR_CONTENT)
+@router.post("/Practitioner", status_code=201, responses=fhir_ok(200, 201) | PRACTITIONER_ERRORS)
 def create_regulator(
     request: Request, body: RawBody, session: DbSession, now: Now, actor: FhirActor
 ) -> Response:
@@ -168,7 +248,9 @@ def create_regulator(
     return _save_regulator(request, session, now, actor, body, None)
 
 
-@router.put("/Practitioner", responses=FHIR_CONTENT)
+@router.put(
+    "/Practitioner", responses=fhir_ok(200, 201) | PRACTITIONER_ERRORS, openapi_extra=CONDITIONAL
+)
 def update_regulator(
     request: Request, body: RawBody, session: DbSession, now: Now, actor: FhirActor
 ) -> Response:

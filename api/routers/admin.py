@@ -11,7 +11,14 @@ from sqlalchemy import delete, select
 
 from api.auth import roles
 from api.deps import Ctx, DbSession, Now
-from api.problems import ProblemError, invalid, not_found, validation_errors
+from api.problems import (
+    ProblemError,
+    ProblemRoute,
+    invalid,
+    not_found,
+    problem_responses,
+    validation_errors,
+)
 from api.schemas.admin import (
     AgreementIn,
     AgreementOut,
@@ -22,7 +29,6 @@ from api.schemas.admin import (
     UserOut,
     UserPatch,
 )
-from api.schemas.common import PROBLEM_RESPONSES
 from snp import audit
 from snp.actors import Actor, Role
 from snp.calendar import UnknownDepartementError, normalize_departement, zone_for_departement
@@ -31,7 +37,9 @@ from snp.orm import AgreementRow, CptsCommuneRow, CptsRow, UserRow
 from snp.tokens import issue_token
 from snp.users import NewUser, create_user
 
-router = APIRouter(tags=["administration"], responses=PROBLEM_RESPONSES)
+# Every operation here needs a token and a role, and names what it acts on.
+ERRORS = problem_responses(401, 403, 404, 422)
+router = APIRouter(tags=["administration"], responses=ERRORS, route_class=ProblemRoute)
 Admin = Annotated[Actor, roles(Role.ADMIN)]
 AdminOrCoordinator = Annotated[Actor, roles(Role.ADMIN, Role.COORDINATOR)]
 

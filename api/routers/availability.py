@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 
 from api.auth import roles
 from api.deps import DbSession, Now
-from api.problems import ProblemError, invalid, not_found
+from api.problems import ProblemError, ProblemRoute, invalid, not_found, problem_responses
 from api.routers.professionals import visible_professional
 from api.schemas.availability import (
     PlageCreate,
@@ -22,7 +22,6 @@ from api.schemas.availability import (
     SlotOut,
     SlotPatch,
 )
-from api.schemas.common import PROBLEM_RESPONSES
 from snp.actors import Actor, Role
 from snp.orm import CptsRow, PlageRow, ProfessionalRow, SiteRow, SlotRow
 from snp.plage_rows import plage_from_row, plage_row
@@ -31,7 +30,9 @@ from snp.professions import Profession
 from snp.publishing import publish_slots
 from snp.slots import Slot
 
-router = APIRouter(tags=["availability"], responses=PROBLEM_RESPONSES)
+# Every operation here needs a token and a role, and names what it acts on.
+ERRORS = problem_responses(401, 403, 404, 422)
+router = APIRouter(tags=["availability"], responses=ERRORS, route_class=ProblemRoute)
 Publisher = Annotated[Actor, roles(Role.PROFESSIONAL, Role.COORDINATOR)]
 
 

@@ -18,8 +18,8 @@ from sqlalchemy.exc import IntegrityError
 
 from api.auth import roles
 from api.deps import DbSession, Now
-from api.problems import PROBLEM_JSON, ProblemError
-from api.schemas.common import PROBLEM_RESPONSES, ProblemOut
+from api.problems import PROBLEM_JSON, ProblemError, ProblemRoute, problem_responses
+from api.schemas.common import ProblemOut
 from api.schemas.orientation import (
     CancellationIn,
     CareRequestCreate,
@@ -44,7 +44,9 @@ from snp.orientation import OrientationStatus
 from snp.patients import PatientContact
 from snp.professions import parse_profession
 
-router = APIRouter(tags=["orientation"], responses=PROBLEM_RESPONSES)
+# Every operation here needs a token and a role, and names what it acts on.
+ERRORS = problem_responses(401, 403, 404, 422)
+router = APIRouter(tags=["orientation"], responses=ERRORS, route_class=ProblemRoute)
 
 Intake = Annotated[Actor, roles(Role.OPERATOR, Role.REGULATOR)]
 Reader = Annotated[Actor, roles(Role.OPERATOR, Role.REGULATOR, Role.COORDINATOR)]
@@ -63,20 +65,19 @@ OutcomeReporter = Annotated[
 Planner = Annotated[Actor, roles(Role.OPERATOR, Role.REGULATOR, Role.COORDINATOR)]
 Regulator = Annotated[Actor, roles(Role.REGULATOR)]
 
-SLOT_TAKEN: dict[int | str, dict[str, Any]] = {
-    409: {
-        "model": SlotTakenOut,
-        "content": {"application/problem+json": {}},
-        "description": "The slot was taken meanwhile; the body offers the next proposals",
-    }
-}
-CONFLICT: dict[int | str, dict[str, Any]] = {
-    409: {
-        "model": ProblemOut,
-        "content": {"application/problem+json": {}},
-        "description": "The orientation changed meanwhile (e.g. the hold expired)",
-    }
-}
+# A hold or re-orientation loses the slot (slot-taken, with next proposals) or finds
+# the request or orientation changed meanwhile (a plain conflict problem).
+SLOT_TAKEN = problem_responses(
+    409,
+    model=SlotTakenOut | ProblemOut,
+    descriptions={
+        409: "The slot was taken meanwhile (the body offers the next proposals), or the "
+        "request or orientation changed meanwhile"
+    },
+)
+CONFLICT = problem_responses(
+    409, descriptions={409: "The orientation changed meanwhile (e.g. the hold expired)"}
+)
 
 
 def _cpts_code(session: DbSession, actor: Actor) -> str:
@@ -253,6 +254,7 @@ def reorient(
 @router.post(
     "/orientations/{orientation_id}/outcome",
     response_model=OrientationOut,
+    responses=CONFLICT,
     tags=["orientations"],
 )
 def record_outcome(

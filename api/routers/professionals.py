@@ -9,9 +9,8 @@ from sqlalchemy import select
 
 from api.auth import roles
 from api.deps import DbSession
-from api.problems import invalid, not_found
+from api.problems import ProblemRoute, invalid, not_found, problem_responses
 from api.schemas.admin import ProfessionalCreate, ProfessionalOut, ProfessionalPatch
-from api.schemas.common import PROBLEM_RESPONSES
 from snp.actors import Actor, Role
 from snp.geo import UnknownCommuneError, default_directory
 from snp.orm import CptsRow, ProfessionalRow, SiteRow
@@ -19,7 +18,11 @@ from snp.professionals import Professional
 from snp.professions import parse_profession
 from snp.sites import Site
 
-router = APIRouter(prefix="/professionals", tags=["professionals"], responses=PROBLEM_RESPONSES)
+# Every operation here needs a token and a role, and names what it acts on.
+ERRORS = problem_responses(401, 403, 404, 422)
+router = APIRouter(
+    prefix="/professionals", tags=["professionals"], responses=ERRORS, route_class=ProblemRoute
+)
 Manager = Annotated[Actor, roles(Role.ADMIN, Role.COORDINATOR)]
 Reader = Annotated[Actor, roles(Role.ADMIN, Role.COORDINATOR, Role.PROFESSIONAL)]
 

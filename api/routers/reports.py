@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
@@ -16,8 +16,7 @@ from sqlalchemy import select
 
 from api.auth import roles
 from api.deps import DbSession
-from api.problems import invalid, not_found
-from api.schemas.common import PROBLEM_RESPONSES
+from api.problems import ProblemRoute, invalid, not_found, problem_responses
 from snp import svg
 from snp.actors import Actor, Role
 from snp.indicators import IndicatorReport, compute_indicators, indicators_csv
@@ -34,8 +33,13 @@ from snp.statements import (
     statement_html,
 )
 
-router = APIRouter(prefix="/reports", tags=["reports"], responses=PROBLEM_RESPONSES)
+# Every operation here needs a token and a role, and names what it acts on.
+ERRORS = problem_responses(401, 403, 404, 422)
+router = APIRouter(prefix="/reports", tags=["reports"], responses=ERRORS, route_class=ProblemRoute)
 Coordinator = Annotated[Actor, roles(Role.COORDINATOR)]
+# Text answers (format=csv, format=html, plots) as the OpenAPI document shows them.
+TEXT = {"schema": {"type": "string"}}
+CSV_TOO: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": TEXT}}}
 PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 PeriodQuery = Annotated[str, Query(description="Month, YYYY-MM", examples=["2026-11"])]
 Format = Literal["json", "csv", "html"]
@@ -68,7 +72,7 @@ def _scope(session: DbSession, actor: Actor, with_partners: bool) -> list[int]:
     return [own, *sorted(set(partners) - {own})]
 
 
-@router.get("/indicators", response_model=IndicatorReport)
+@router.get("/indicators", response_model=IndicatorReport, responses=CSV_TOO)
 def indicators(
     session: DbSession,
     actor: Coordinator,
@@ -85,7 +89,11 @@ def indicators(
     return report
 
 
-@router.get("/indicators/plots/{name}", response_class=Response)
+@router.get(
+    "/indicators/plots/{name}",
+    response_class=Response,
+    responses={200: {"content": {"image/svg+xml": TEXT}, "description": "The plot (SVG)"}},
+)
 def indicator_plot(
     name: Literal["within-deadline", "time-to-appointment"],
     session: DbSession,
@@ -112,7 +120,11 @@ def totals(session: DbSession, actor: Coordinator, period: PeriodQuery) -> CptsT
     return cpts_totals(session, _own_cpts(actor), _period(period))
 
 
-@router.get("/accounting-export", response_class=PlainTextResponse)
+@router.get(
+    "/accounting-export",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": TEXT}, "description": "The entries (CSV)"}},
+)
 def accounting_export(
     session: DbSession, actor: Coordinator, period: PeriodQuery, french: bool = False
 ) -> PlainTextResponse:
@@ -121,7 +133,11 @@ def accounting_export(
     return PlainTextResponse(text, media_type="text/csv")
 
 
-@router.get("/statements/{professional_id}", response_model=Statement)
+@router.get(
+    "/statements/{professional_id}",
+    response_model=Statement,
+    responses={200: {"content": {"text/csv": TEXT, "text/html": TEXT}}},
+)
 def statement(
     professional_id: int,
     session: DbSession,

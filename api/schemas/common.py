@@ -46,15 +46,3 @@ class ProblemOut(Output):
     detail: str
     instance: str | None = None
     errors: list[FieldError] = []
-
-
-PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ProblemOut, "content": {"application/problem+json": {}}, "description": what}
-    for status, what in (
-        (400, "The body could not be parsed (not UTF-8 JSON)"),
-        (401, "Missing or invalid bearer token"),
-        (403, "Your role cannot do this"),
-        (404, "Not found, or not visible to your CPTS"),
-        (422, "Invalid input: each wrong field is named with the fix"),
-    )
-}

@@ -117,5 +117,54 @@ def test_openapi_has_an_example_for_every_request_body(client: TestClient) -> No
                 schema = schemas[ref.rsplit("/", 1)[1]] if ref else media["schema"]
                 if not (schema.get("examples") or media.get("examples") or media.get("example")):
                     missing.append(f"{method.upper()} {path}")
-            assert "security" in operation or path in ("/healthz", "/fhir/metadata"), f"{method} {path} unsecured"
+            assert "security" in operation or path in ("/healthz", "/fhir/metadata"), (
+                f"{method} {path} unsecured"
+            )
     assert missing == []
+
+
+def _operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (method.upper(), path, operation)
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+    ]
+
+
+def test_openapi_documents_every_error_with_its_media_type_and_schema(
+    client: TestClient,
+) -> None:
+    """What schemathesis checks at length (tests/reliability), pinned here cheaply:
+    a secured operation documents 401 and 403 (not /console/api/me: any role may
+    call it), an operation taking a body documents 413 and 415, and every error is
+    documented under the media type it is sent with and with that document's schema
+    (problem+json, or an OperationOutcome under /fhir), never as application/json."""
+    document = client.get("/openapi.json").json()
+    wrong = []
+    for method, path, operation in _operations(document):
+        responses = operation["responses"]
+        expected = set()
+        if "security" in operation:
+            expected |= {"401"} if path == "/console/api/me" else {"401", "403"}
+        if "requestBody" in operation:
+            expected |= {"400", "413", "415"}
+        if method in ("POST", "PUT", "PATCH"):
+            expected |= {"413", "415"}
+        if missing := expected - set(responses):
+            wrong.append(f"{method} {path}: {sorted(missing)} not documented")
+        for status, response in responses.items():
+            if not status.startswith("4"):
+                continue
+            content = response.get("content", {})
+            fhir = path.startswith("/fhir") and status not in ("413", "415")
+            media, schema = (
+                ("application/fhir+json", "OperationOutcomeOut")
+                if fhir
+                else ("application/problem+json", "ProblemOut")
+            )
+            refs = str(content.get(media, {}).get("schema"))
+            if set(content) != {media} or schema not in refs:
+                wrong.append(f"{method} {path} {status}: {content}")
+    assert wrong == []
+    assert "HTTPValidationError" not in str(document)
+
