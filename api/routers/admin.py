@@ -212,11 +212,17 @@ def list_users(session: DbSession, _: Admin) -> list[UserOut]:
 
 
 @router.patch("/users/{user_id}", response_model=UserOut)
-def update_user(user_id: int, body: UserPatch, session: DbSession, _: Admin) -> UserOut:
-    """Deactivating a user revokes their tokens at once (every call checks the row)."""
+def update_user(user_id: int, body: UserPatch, session: DbSession, actor: Admin) -> UserOut:
+    """Deactivating a user revokes their tokens at once (every call checks the row).
+    An admin cannot deactivate their own account: the last admin would lock the
+    platform out (only the command line could let anyone back in)."""
     row = session.get(UserRow, user_id)
     if row is None:
         raise not_found("user", user_id)
+    if row.id == actor.user_id and not body.active:
+        raise invalid(
+            "active", "you cannot deactivate your own account", "Ask another admin to do it."
+        )
     row.active = body.active
     session.flush()
     return UserOut.model_validate(row)

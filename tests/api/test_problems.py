@@ -168,3 +168,11 @@ def test_openapi_documents_every_error_with_its_media_type_and_schema(
     assert wrong == []
     assert "HTTPValidationError" not in str(document)
 
+
+def test_self_deactivation_is_refused(world: World) -> None:
+    """An admin cannot lock themselves out (the last admin would lock everyone out)."""
+    me = world.get("admin", "/console/api/me").json()["user_id"]
+    answer = world.client.patch(f"/users/{me}", json={"active": False}, headers=world.as_("admin"))
+    body = _problem(answer, 422)
+    assert _fields(body) == {"active"}
+    assert world.get("admin", "/users").status_code == 200
