@@ -132,6 +132,7 @@ def box_ranges(
     hi: IntArray,
     now: int,
     weights: Weights,
+    time_floor: IntArray | None = None,
     chunk: int = 512,
 ) -> Ranges:
     """Lane ranges of the slots whose lower bound lb(i, j) is in (lo_i, hi_i], for i in subset.
@@ -139,14 +140,18 @@ def box_ranges(
     ``lo`` and ``hi`` are indexed by request position (whole arrays); lo_i < 0 means
     from scratch. A site's slots in a request's box form a time prefix of the site's
     lane, so raising the bound from lo to hi adds the range [end(lo), end(hi)).
+    ``time_floor`` bounds every slot's wait + deadline closeness from below (default:
+    the wait at t0); distance may then cost at most hi − floor. The same floor must be
+    passed for every call about the same requests, so that boxes nest.
     """
     parts: list[Ranges] = []
     if not len(subset):
         return Ranges.concat(parts)
-    wait0 = weights.per_minute_wait * ((rq.t0 - now) // 60)
-    subset = subset[hi[subset] - wait0[subset] >= 0]
-    reach = _reach_km(rq, hi - wait0, weights)
-    reach_lo = np.where(lo >= 0, _reach_km(rq, lo - wait0, weights), -1.0)
+    if time_floor is None:
+        time_floor = weights.per_minute_wait * ((rq.t0 - now) // 60)
+    subset = subset[hi[subset] - time_floor[subset] >= 0]
+    reach = _reach_km(rq, hi - time_floor, weights)
+    reach_lo = np.where(lo >= 0, _reach_km(rq, lo - time_floor, weights), -1.0)
     order = np.lexsort((reach[subset], rq.profession[subset]))
     subset = subset[order]
     profs = rq.profession[subset]
@@ -193,10 +198,11 @@ def threshold_edges(
     now: int,
     weights: Weights,
     sas: IntArray,
+    time_floor: IntArray | None = None,
 ) -> tuple[IntArray, IntArray, IntArray]:
     """Every feasible edge of ``subset`` whose lower bound is in (lo_i, hi_i]."""
-    return expand(index, lanes, rq, box_ranges(index, lanes, rq, subset, lo, hi, now, weights),
-                  now, weights, sas)
+    ranges = box_ranges(index, lanes, rq, subset, lo, hi, now, weights, time_floor)
+    return expand(index, lanes, rq, ranges, now, weights, sas)
 
 
 def _reach_km(rq: RequestArrays, budget: IntArray, weights: Weights) -> np.ndarray:
@@ -497,3 +503,36 @@ def slot_prices(
     out: IntArray = h_day[index.pd] + cheapest
     out[sol.slot_nodes] = h[sol.num_requests + np.arange(len(sol.slot_nodes))]
     return out
+
+
+def open_ranges(
+    lanes: Lanes,
+    rq: RequestArrays,
+    lazy: Ranges,
+    table: RangeMin,
+    weights: Weights,
+    rho: IntArray,
+    levels: int = 6,
+) -> tuple[Ranges, Ranges]:
+    """Split ``lazy`` into ranges that may hold an edge with c_ij + p(j) < ρ_i (to
+    enumerate) and ranges proven free of them (still lazy).
+
+    A range whose bound fails is halved, and each half bounded again (its first
+    slot starts later, and its minimum is over fewer slots), a few times, so that
+    only the parts that may matter are enumerated.
+    """
+    fails = range_bounds(lanes, rq, lazy, table, weights) < rho[lazy.req]
+    proven = [lazy.take(~fails)]
+    doubtful = lazy.take(fails)
+    for _ in range(levels):
+        long = (doubtful.hi - doubtful.lo) >= 8
+        if not long.any():
+            break
+        big = doubtful.take(long)
+        mid = (big.lo + big.hi) // 2
+        halves = Ranges.concat([Ranges(big.req, big.lo, mid, big.km, big.not_mt),
+                                Ranges(big.req, mid, big.hi, big.km, big.not_mt)])
+        fails = range_bounds(lanes, rq, halves, table, weights) < rho[halves.req]
+        proven.append(halves.take(~fails))
+        doubtful = Ranges.concat([doubtful.take(~long), halves.take(fails)])
+    return doubtful, Ranges.concat(proven)

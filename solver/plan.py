@@ -27,7 +27,7 @@ from solver.batch import (
     box_ranges,
     cost_ceiling,
     expand,
-    range_bounds,
+    open_ranges,
     threshold_edges,
 )
 from solver.candidates import RequestArrays, iter_edges, screen
@@ -299,7 +299,7 @@ def _solve_group(
             raised = tau.copy()
             widened = np.maximum(2 * tau[stuck] - base[stuck], tau[stuck] + SLACK)
             raised[stuck] = np.minimum(widened, ceiling[stuck])
-            more = threshold_edges(index, lanes, rq, stuck, tau, raised, now, weights, sas)
+            more = threshold_edges(index, lanes, rq, stuck, tau, raised, now, weights, sas, base)
             edges.add(*more, in_flow=True)
             dirty[more[0]] = True
             added += len(more[0])
@@ -312,18 +312,17 @@ def _solve_group(
             raised[grow] = np.minimum(np.maximum(rho[grow] - floor, tau[grow] + SLACK),
                                       ceiling[grow])
             lazy = Ranges.concat([lazy, box_ranges(index, lanes, rq, grow, tau, raised, now,
-                                                   weights)])
+                                                   weights, base)])
             tau = raised
         # (c) a box range whose bound on c_ij + p(j) reaches ρ_i holds no harmful edge;
         # the others are enumerated into the reserve
         if len(lazy):
             table = RangeMin(np.where(no_units, INF, wait + p_slot[lanes.slot]))
-            open_up = priced[lazy.req] & (range_bounds(lanes, rq, lazy, table, weights)
-                                          < rho[lazy.req])
-            if open_up.any():
-                edges.add(*expand(index, lanes, rq, lazy.take(open_up), now, weights, sas),
-                          in_flow=False)
-                lazy = lazy.take(~open_up)
+            asked = priced[lazy.req]
+            doubtful, proven = open_ranges(lanes, rq, lazy.take(asked), table, weights, rho)
+            if len(doubtful):
+                edges.add(*expand(index, lanes, rq, doubtful, now, weights, sas), in_flow=False)
+            lazy = Ranges.concat([lazy.take(~asked), proven])
         # (a) reserve edges are checked exactly
         reduced = edges.cost + p_slot[edges.slot] - rho[edges.req]
         pick = np.flatnonzero(~edges.in_flow & (reduced < 0))
@@ -371,7 +370,7 @@ def _first_edges(
     count = np.zeros(n, np.int64)
     todo = np.arange(n, dtype=np.int64)
     while len(todo):
-        part = threshold_edges(index, lanes, rq, todo, lo, tau, now, weights, sas)
+        part = threshold_edges(index, lanes, rq, todo, lo, tau, now, weights, sas, base)
         parts.append(part)
         count += np.bincount(part[0], minlength=n)
         todo = todo[(count[todo] < top_n) & (tau[todo] < ceiling[todo])]
