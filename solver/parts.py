@@ -7,8 +7,10 @@ optimal flows is an optimal flow of the whole, and their potentials (each with t
 shared sink at 0) are valid together, since no arc joins two components. Edges are
 only ever added to the flow, so a component none of whose requests gained an edge
 since the last round is exactly a component solved before: its flow and prices are
-kept. At L the certificate rounds after the first few add a handful of edges, so
-re-solving only their components saves most of the solver time.
+kept. (Requests without flow edges are solved together as one part; when some of
+them gain edges, that part is solved again with the rest.) At L the certificate
+rounds after the first few add a handful of edges, so re-solving only their
+components saves most of the solver time.
 """
 
 from __future__ import annotations
@@ -71,9 +73,13 @@ class PartSolver:
         gained an edge since the last call (every request on the first)."""
         n = len(self.unassigned)
         label = _components(self.index, n, req, slot)
-        dirty = dirty | (self.owner < 0)
-        redo = np.unique(label[dirty])
-        again = np.isin(label, redo)
+        again = dirty | (self.owner < 0)
+        while True:  # whole new components, and whole old parts (a part may split up)
+            wider = np.isin(label, np.unique(label[again]))
+            wider |= np.isin(self.owner, np.unique(self.owner[wider]))
+            if (wider == again).all():
+                break
+            again = wider
         keep = {int(k) for k in np.unique(self.owner[~again])}
         parts = [self.parts[k] for k in sorted(keep)]
         edge_again = again[req]
