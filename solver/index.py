@@ -12,6 +12,7 @@ so the fairness terms can look up loads with array operations.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -24,6 +25,7 @@ from solver.errors import InvalidInputError
 from solver.types import BoolArray, FloatArray, IntArray, Load, Modality, SlotPool
 from solver.validation import validate_load, validate_pool
 
+_GROUPS_LOCK = threading.Lock()  # lazy RankGroups builds and bookings
 _DAY_SHIFT = 21  # day/week numbers fit in 21 bits once offset by 2**20
 
 
@@ -56,8 +58,45 @@ class ProfessionIndex:
     lane_units: IntArray
     lane_cpts: IntArray
     lane_sas: BoolArray
-    # the same slots laid out for ``rank``'s exclusion counts and lazy costing
-    groups: RankGroups
+    # what ``groups`` is built from, on first use (only ``rank`` reads it: ``plan`` and
+    # ``SlotIndex.build`` do not pay for it)
+    _pool: SlotPool | None = None
+    _time_offset: int = 0
+    _time_span: int = 2
+    _groups: list[RankGroups] = field(default_factory=list)
+
+    @property
+    def groups(self) -> RankGroups:
+        """The slots laid out for ``rank``'s exclusion counts and lazy costing."""
+        if not self._groups:
+            with _GROUPS_LOCK:  # a booking must not slip between reading units and storing
+                if not self._groups:
+                    self._groups.append(self._build_groups())
+        return self._groups[0]
+
+    def _build_groups(self) -> RankGroups:
+        assert self._pool is not None, "ProfessionIndex built outside SlotIndex.build"
+        pool, n_placed = self._pool, len(self.placed)
+        lanes = _Lanes(
+            lane=self.lane,
+            start=pool.start[self.lane],
+            modality=self.lane_modality,
+            sas=self.lane_sas,
+            cpts=self.lane_cpts,
+            units=self.lane_units,
+            n_placed=n_placed,
+        )
+        site_xyz = unit_vectors(self.site_lat, self.site_lon) if n_placed else np.zeros((0, 3))
+        site = self.placed_key // self._time_span
+        return RankGroups.build(
+            pool, lanes, site, self.placed_key, site_xyz, self._time_offset, self._time_span
+        )
+
+    def took(self, lane_position: int) -> None:
+        """Called by ``SlotIndex.take`` (lock held) once the lane's units are decremented."""
+        if self._groups and self.lane_units[lane_position] == 0:
+            groups = self._groups[0]
+            groups.mark_empty(int(groups.rank_of_lane[lane_position]))
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -117,8 +156,8 @@ class SlotIndex:
     def take(self, position: int, *, surnumeraire: bool) -> None:
         """Book one unit of the slot at pool ``position`` in place.
 
-        O(1), plus an insertion into the sorted set of empty slots when the last
-        unit goes.
+        O(1), plus an insertion into ``rank``'s sorted set of empty slots when the
+        last unit goes.
 
         Decrements the pool's ``capacity`` (or ``surnumeraire`` when the booking
         uses it) and every count the index derives from it, so the index answers
@@ -134,14 +173,14 @@ class SlotIndex:
         if counter[position] <= 0:
             what = "surnuméraire" if surnumeraire else "capacity"
             raise InvalidInputError(f"slot {int(pool.slot_id[position])} has no {what} left")
-        counter[position] -= 1
-        self.units[position] -= 1
-        self.pd_units[self.pd[position]] -= 1
         prof = self.professions[int(pool.profession[position])]
-        lane_position = self.lane_of[position]
-        prof.lane_units[lane_position] -= 1
-        if prof.lane_units[lane_position] == 0:
-            prof.groups.mark_empty(int(prof.groups.rank_of_lane[lane_position]))
+        lane_position = int(self.lane_of[position])
+        with _GROUPS_LOCK:
+            counter[position] -= 1
+            self.units[position] -= 1
+            self.pd_units[self.pd[position]] -= 1
+            prof.lane_units[lane_position] -= 1
+            prof.took(lane_position)
 
     def __len__(self) -> int:
         return len(self.pool)
@@ -246,7 +285,9 @@ def _build_profession(pool: SlotPool, group: IntArray, offset: int, span: int) -
         n_placed=len(placed),
     )
     return ProfessionIndex(
-        groups=RankGroups.build(pool, lanes, site, placed_key, site_xyz, offset, span),
+        _pool=pool,
+        _time_offset=offset,
+        _time_span=span,
         lane=lane,
         lane_modality=lanes.modality,
         lane_units=lanes.units,
