@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from solver.candidates import RequestArrays, expand_ranges, slot_rules_hold
 from solver.cost import edge_cost, per_priority
@@ -62,11 +63,15 @@ class Lanes:
     site_cpts: dict[int, IntArray]  # per profession and site: its one CPTS, or −1
     tele_cpts: dict[int, IntArray]  # per profession: sorted CPTS codes of its tele slots
     tele_key: dict[int, IntArray]  # per profession: rank of CPTS · span + start − offset, sorted
+    # per profession: the CPTS codes that own sites (−1: sites of several CPTS), sorted,
+    # and per code its sites and a KD-tree over them — a request only queries the trees
+    # of the CPTS it may use, not every site around it
+    site_groups: dict[int, tuple[IntArray, list[IntArray], list[cKDTree]]]
 
     @staticmethod
     def build(index: SlotIndex) -> Lanes:
         base, parts, single, starts, cpts = {}, [], {}, {}, {}
-        tele_cpts, tele_key = {}, {}
+        tele_cpts, tele_key, groups = {}, {}, {}
         at = 0
         pool = index.pool
         span, offset = index.time_span, index.time_offset
@@ -84,9 +89,20 @@ class Lanes:
             n_sites = len(prof.site_lat)
             single[code] = _one_per_site(site, pool.professional[prof.placed], n_sites)
             cpts[code] = _one_per_site(site, pool.cpts[prof.placed], n_sites)
+            groups[code] = _site_groups(prof, cpts[code])
             starts[code] = np.sort(pool.start[prof.lane])
         slot = np.concatenate(parts) if parts else _empty()
-        return Lanes(slot, pool.start[slot], base, single, starts, cpts, tele_cpts, tele_key)
+        return Lanes(slot, pool.start[slot], base, single, starts, cpts, tele_cpts, tele_key,
+                     groups)
+
+
+def _site_groups(
+    prof: ProfessionIndex, site_cpts: IntArray
+) -> tuple[IntArray, list[IntArray], list[cKDTree]]:
+    codes = np.unique(site_cpts)
+    sites = [np.flatnonzero(site_cpts == c) for c in codes]
+    trees = [cKDTree(unit_vectors(prof.site_lat[g], prof.site_lon[g])) for g in sites]
+    return codes, sites, trees
 
 
 def _one_per_site(site: IntArray, value: IntArray, n_sites: int) -> IntArray:
@@ -133,7 +149,7 @@ def box_ranges(
     now: int,
     weights: Weights,
     time_floor: IntArray | None = None,
-    chunk: int = 512,
+    chunk: int = 8192,
 ) -> Ranges:
     """Lane ranges of the slots whose lower bound lb(i, j) is in (lo_i, hi_i], for i in subset.
 
@@ -257,18 +273,9 @@ def _box_chunk(
     placed_bits = (1 << Modality.IN_PERSON) | (1 << Modality.HOME_VISIT)
     placed = reqs[(rq.modality_mask[reqs] & placed_bits) != 0]
     if len(placed) and prof.tree is not None:
-        from scipy.spatial import cKDTree
-
-        chords = chord_for_km(reach[placed])
-        tree = cKDTree(unit_vectors(rq.lat[placed], rq.lon[placed]))
-        pairs = tree.sparse_distance_matrix(prof.tree, float(chords.max()), output_type="ndarray")
-        local = pairs["i"].astype(np.int64)
-        site = pairs["j"].astype(np.int64)
-        keep = pairs["v"] <= chords[local]
-        req = placed[local[keep]]
-        site = site[keep]
+        req, site = _placed_pairs(lanes, code, rq, placed, reach)
         km = haversine_pairs_km(rq.lat[req], rq.lon[req], prof.site_lat[site], prof.site_lon[site])
-        near = (km <= reach[req]) & _site_may_serve(lanes, code, prof, rq, req, site)
+        near = (km <= reach[req]) & _site_has_modality(prof, rq, req, site)
         req, site, km = req[near], site[near], km[near]
         # a site whose one professional is not the patient's médecin traitant charges
         # not_medecin_traitant on every slot: part of the bound, so the box is smaller
@@ -281,10 +288,13 @@ def _box_chunk(
         first = np.searchsorted(prof.placed_key, key0 + _clip(rq.t0[req] - offset, span), "left")
         end_hi = _site_end(prof, key0, _latest_start(rq, req, hi[req] - fixed, now, weights),
                            offset, span, first)
-        end_lo = _site_end(prof, key0, _latest_start(rq, req, lo[req] - fixed, now, weights),
-                           offset, span, first)
         # a pair beyond the old reach was in no earlier box, whatever the time bound says
-        end_lo = np.where(km <= reach_lo[req], end_lo, first)
+        end_lo = first.copy()
+        was = np.flatnonzero(km <= reach_lo[req])
+        if len(was):
+            r = req[was]
+            latest = _latest_start(rq, r, lo[r] - fixed[was], now, weights)
+            end_lo[was] = _site_end(prof, key0[was], latest, offset, span, first[was])
         new = end_hi > end_lo
         out.append(Ranges(req[new], base + end_lo[new], base + end_hi[new], km[new],
                           not_mt[new]))
@@ -332,25 +342,55 @@ def _tele_ranges(
                   np.full(int(new.sum()), np.nan), np.zeros(int(new.sum()), np.int64))
 
 
-def _site_may_serve(
-    lanes: Lanes, code: int, prof: ProfessionIndex, rq: RequestArrays, req: IntArray,
-    site: IntArray,
+def _placed_pairs(
+    lanes: Lanes, code: int, rq: RequestArrays, reqs: IntArray, reach: np.ndarray
+) -> tuple[IntArray, IntArray]:
+    """(request, site) pairs within each request's reach, among the sites of the CPTS
+    it may use (its own and those with an agreement) and the sites of several CPTS."""
+    codes, sites, trees = lanes.site_groups[code]
+    first_key = np.searchsorted(rq.allowed_keys, reqs << 40)
+    last_key = np.searchsorted(rq.allowed_keys, (reqs + 1) << 40)
+    owner, at = expand_ranges(first_key, last_key)
+    vreq = reqs[owner]
+    vcode = rq.allowed_keys[at] & ((1 << 40) - 1)
+    if len(codes) and codes[0] < 0:  # sites shared by several CPTS: everyone looks
+        vreq = np.concatenate([vreq, reqs])
+        vcode = np.concatenate([vcode, np.full(len(reqs), -1, np.int64)])
+    group = np.minimum(np.searchsorted(codes, vcode), len(codes) - 1)
+    there = codes[group] == vcode
+    vreq, group = vreq[there], group[there]
+    order = np.lexsort((reach[vreq], group))
+    vreq, group = vreq[order], group[order]
+    out_r, out_s = [], []
+    cuts = np.flatnonzero(np.diff(group)) + 1
+    for part in np.split(np.arange(len(vreq)), cuts):
+        if not len(part):
+            continue
+        g = int(group[part[0]])
+        for start in range(0, len(part), 512):
+            mine = vreq[part[start : start + 512]]
+            chords = chord_for_km(reach[mine])
+            tree = cKDTree(unit_vectors(rq.lat[mine], rq.lon[mine]))
+            pairs = tree.sparse_distance_matrix(trees[g], float(chords.max()),
+                                                output_type="ndarray")
+            local = pairs["i"].astype(np.int64)
+            keep = pairs["v"] <= chords[local]
+            out_r.append(mine[local[keep]])
+            out_s.append(sites[g][pairs["j"][keep].astype(np.int64)])
+    if not out_r:
+        return _empty(), _empty()
+    return np.concatenate(out_r), np.concatenate(out_s)
+
+
+def _site_has_modality(
+    prof: ProfessionIndex, rq: RequestArrays, req: IntArray, site: IntArray
 ) -> np.ndarray:
-    """False for (request, site) pairs where no slot can be feasible: the site has no
-    slot of a placed modality the request accepts, or its one CPTS is not allowed."""
+    """False for (request, site) pairs where the site has no slot of a placed modality
+    the request accepts."""
     counts = prof.site_modality_counts[site]
     mask = rq.modality_mask[req]
     ok: np.ndarray = (((mask >> Modality.IN_PERSON) & 1) * counts[:, Modality.IN_PERSON]
                       + ((mask >> Modality.HOME_VISIT) & 1) * counts[:, Modality.HOME_VISIT]) > 0
-    cpts = lanes.site_cpts[code][site]
-    other = np.flatnonzero(ok & (cpts >= 0) & (cpts != rq.cpts[req]))
-    c, r = cpts[other], req[other]
-    if rq.allowed_bits is not None and (not len(c) or c.max() < 63):
-        ok[other] = ((rq.allowed_bits[r] >> c) & 1) == 1
-    elif len(other):
-        key = (r << 40) | c
-        at = np.minimum(np.searchsorted(rq.allowed_keys, key), len(rq.allowed_keys) - 1)
-        ok[other] = rq.allowed_keys[at] == key
     return ok
 
 

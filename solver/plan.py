@@ -127,11 +127,12 @@ def plan(
                        weights, daily, sas, stats)
 
     groups = independent_groups(index, rq)
+    lanes = Lanes.build(index)
     if workers > 1 and len(groups) > 1:
-        solved = _solve_in_processes(index, requests, groups, now, weights, daily, sas,
+        solved = _solve_in_processes(index, lanes, rq, groups, now, weights, daily, sas,
                                      unassigned, top_n, workers)
     else:
-        solved = [_solve_group(index, requests, g, now, weights, daily, sas, unassigned, top_n)
+        solved = [_solve_group(index, lanes, rq, g, now, weights, daily, sas, unassigned, top_n)
                   for g in groups]
     chosen = np.full(len(rq), -1, np.int64)
     for group, (part, _, _) in zip(groups, solved, strict=True):
@@ -179,7 +180,8 @@ class _Work:
     """What forked workers inherit (never pickled)."""
 
     index: SlotIndex
-    requests: Sequence[Request]
+    lanes: Lanes
+    rq: RequestArrays
     groups: list[IntArray]
     now: int
     weights: Weights
@@ -194,7 +196,8 @@ _FORKED: _Work | None = None
 
 def _solve_in_processes(
     index: SlotIndex,
-    requests: Sequence[Request],
+    lanes: Lanes,
+    rq: RequestArrays,
     groups: list[IntArray],
     now: int,
     weights: Weights,
@@ -209,7 +212,7 @@ def _solve_in_processes(
     import multiprocessing
 
     global _FORKED
-    _FORKED = _Work(index, requests, groups, now, weights, daily, sas, unassigned, top_n)
+    _FORKED = _Work(index, lanes, rq, groups, now, weights, daily, sas, unassigned, top_n)
     try:
         context = multiprocessing.get_context("fork")
         order = sorted(range(len(groups)), key=lambda g: -len(groups[g]))
@@ -223,8 +226,26 @@ def _solve_in_processes(
 def _solve_forked(group: int) -> tuple[IntArray, int, PlanStats]:
     work = _FORKED
     assert work is not None, "only called in a worker forked by _solve_in_processes"
-    return _solve_group(work.index, work.requests, work.groups[group], work.now, work.weights,
-                        work.daily, work.sas, work.unassigned, work.top_n)
+    return _solve_group(work.index, work.lanes, work.rq, work.groups[group], work.now,
+                        work.weights, work.daily, work.sas, work.unassigned, work.top_n)
+
+
+def _subset(rq: RequestArrays, group: IntArray) -> RequestArrays:
+    """The requests at positions ``group`` (sorted), renumbered 0..len − 1."""
+    new_position = np.full(len(rq), -1, np.int64)
+    new_position[group] = np.arange(len(group))
+    keys = rq.allowed_keys
+    mine = new_position[keys >> 40]
+    keys = (mine[mine >= 0] << 40) | (keys[mine >= 0] & ((1 << 40) - 1))
+    return RequestArrays(
+        requests=[rq.requests[int(i)] for i in group],
+        lat=rq.lat[group], lon=rq.lon[group], radius=rq.radius[group],
+        profession=rq.profession[group], modality_mask=rq.modality_mask[group],
+        t0=rq.t0[group], t1=rq.t1[group], priority=rq.priority[group],
+        medecin_traitant=rq.medecin_traitant[group], cpts=rq.cpts[group],
+        is_sas=rq.is_sas[group], allowed_keys=np.sort(keys),
+        allowed_bits=None if rq.allowed_bits is None else rq.allowed_bits[group],
+    )
 
 
 @dataclass(slots=True)
@@ -245,7 +266,8 @@ class _Edges:
 
 def _solve_group(
     index: SlotIndex,
-    all_requests: Sequence[Request],
+    lanes: Lanes,
+    all_rq: RequestArrays,
     group: IntArray,
     now: int,
     weights: Weights,
@@ -265,12 +287,10 @@ def _solve_group(
     raised and its new edges enumerated into the reserve — no re-solve needed for
     that; reserve edges failing (a) move into the flow and we re-solve.
     """
-    requests = [all_requests[int(i)] for i in group]
-    rq = RequestArrays.build(requests, now)
+    rq = _subset(all_rq, group)
     unassigned = all_unassigned[group]
     ceiling = cost_ceiling(rq, weights, sas, now)
     top_n = max(top_n, 1)
-    lanes = Lanes.build(index)
     req, slot, cost, tau, base = _first_edges(index, lanes, rq, now, weights, sas, ceiling,
                                               top_n)
     edges = _Edges(req, slot, cost, _cheapest(req, slot, cost, top_n))
