@@ -100,7 +100,7 @@ def plan(
     now: int,
     load: Load | None = None,
     weights: Weights | None = None,
-    top_n: int | None = 6,
+    top_n: int | None = 16,
     workers: int = 1,
 ) -> Plan:
     """Optimal assignment of ``requests`` to slots.
@@ -358,8 +358,8 @@ def _solve_group(
     return solved.chosen, solved.cost, stats
 
 
-FIRST_SPAN = 60  # first threshold: this many points above the request's own wait cost
-SLACK = 20  # a raised threshold goes at least this far above the last one
+FIRST_SPAN = 120  # first threshold: this many points above the request's own wait cost
+SLACK = 60  # a raised threshold goes at least this far above the last one
 PER_ROUND = 16  # reserve edges moved into the flow per request and pricing round
 
 
