@@ -33,7 +33,7 @@ from datetime import UTC, date, datetime
 from enum import Enum, StrEnum
 from typing import Any
 
-from sqlalchemy import event, select, text, update
+from sqlalchemy import event, insert, select, text, update
 from sqlalchemy.orm import Session, SessionTransaction
 
 from snp.orm import AuditCheckpointRow, AuditEventRow, CptsRow, PatientContactRow
@@ -259,7 +259,8 @@ def append(
     """Queue one event for the CPTS chain; it is chained when the caller's
     transaction commits (and vanishes with it on rollback).
 
-    The returned row gets its ``seq``, ``prev_hash`` and ``hash`` at commit.
+    The returned row (never added to the session) gets its ``seq``,
+    ``prev_hash`` and ``hash`` at commit.
     Raises :class:`IdentityInPayloadError` (a ValueError) for identity keys and
     ValueError for a malformed kind or actor, before anything is queued.
     """
@@ -293,15 +294,21 @@ def write_pending(session: Session) -> None:
     for cpts_id in sorted(by_cpts):
         lock_chain(session, cpts_id)
         seq, prev_hash = _head(session, cpts_id)
+        values = []
         for row in by_cpts[cpts_id]:
             seq += 1
             row.seq, row.prev_hash = seq, prev_hash
             row.hash = prev_hash = _row_hash(row)
-            session.add(row)
+            values.append({c: getattr(row, c) for c in _INSERTED})
             # Kind and position only: payloads may hold references a log reader
             # should not correlate, and never identity.
             logger.debug("audit cpts=%d seq=%d kind=%s", cpts_id, seq, row.kind)
-    session.flush()
+        # A plain INSERT (the rows stay out of the session): the shortest time
+        # under the chain lock.
+        session.execute(insert(AuditEventRow), values)
+
+
+_INSERTED = ("cpts_id", "seq", "at", "actor", "kind", "payload", "prev_hash", "hash")
 
 
 @event.listens_for(Session, "before_commit")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, text, update
+from sqlalchemy import Integer, Select, case, cast, func, select, text, update
 from sqlalchemy.orm import Session
 
 from snp.errors import ConflictError, DomainError, NotFoundError
@@ -47,6 +47,33 @@ def lock_cpts(session: Session, cpts_id: int, *, exclusive: bool, wait: bool = T
         {"namespace": _PG_WRITE_NAMESPACE, "key": cpts_id % 2**31},
     )
     return wait or bool(got)
+
+
+def lock_cpts_of(session: Session, cpts_of: Select[int], *, exclusive: bool) -> None:
+    """:func:`lock_cpts` (waiting) for the CPTS a scalar subquery names, in one
+    round trip; nothing is locked when it names no row."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    key = cast(func.mod(cpts_of.scalar_subquery(), 2**31), Integer)
+    function = getattr(func, _LOCK_FUNCTIONS[(exclusive, True)])
+    session.execute(select(function(_PG_WRITE_NAMESPACE, key)))
+
+
+def lock_cpts_for_booking(session: Session, orientation_id: int) -> None:
+    """The write lock for booking this hold, in one round trip: shared for a plain
+    hold, exclusive when booking it releases a replaced orientation (a
+    waiting-list writer). ``rescheduled_from_id`` never changes after the hold."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    key = cast(func.mod(OrientationRow.cpts_id, 2**31), Integer)
+    mode = case(
+        (
+            OrientationRow.rescheduled_from_id.is_(None),
+            func.pg_advisory_xact_lock_shared(_PG_WRITE_NAMESPACE, key),
+        ),
+        else_=func.pg_advisory_xact_lock(_PG_WRITE_NAMESPACE, key),
+    )
+    session.execute(select(mode).where(OrientationRow.id == orientation_id))
 
 
 class SlotTakenError(ConflictError):

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from snp import audit, booking, compensation
 from snp.actors import SYSTEM, Actor, Role
@@ -199,21 +200,13 @@ def _request(
     query = select(CareRequestRow).where(CareRequestRow.id == request_id)
     if lock:
         cpts_of = select(CareRequestRow.cpts_id).where(CareRequestRow.id == request_id)
-        _lock_cpts_of(session, cpts_of, exclusive=exclusive)
+        booking.lock_cpts_of(session, cpts_of, exclusive=exclusive)
         # Re-read under the row lock: another hold may have just changed the status.
         query = query.with_for_update().execution_options(populate_existing=True)
     row = session.scalars(query).first()
     if row is None or not _can_see_cpts(actor, row.cpts_id):
         raise NotFoundError("request", request_id)
     return row
-
-
-def _lock_cpts_of(session: Session, cpts_of: Any, *, exclusive: bool) -> None:
-    """Take the write lock of the CPTS the row belongs to before any row lock
-    (see :func:`snp.booking.lock_cpts`). The audit chain lock is taken at commit."""
-    cpts_id = session.scalar(cpts_of)
-    if cpts_id is not None:
-        booking.lock_cpts(session, cpts_id, exclusive=exclusive)
 
 
 def _orientation(
@@ -225,19 +218,13 @@ def _orientation(
     exclusive: bool = True,
 ) -> OrientationRow:
     """The orientation, scoped to the actor. ``lock`` takes its CPTS's write lock:
-    exclusive for waiting-list writers (cancel, re-orientation, outcome), shared
-    otherwise; booking a re-scheduled hold releases the old place, so it is a
-    waiting-list writer too."""
-    if lock:
-        found = session.execute(
-            select(OrientationRow.cpts_id, OrientationRow.rescheduled_from_id).where(
-                OrientationRow.id == orientation_id
-            )
-        ).first()
-        if found is not None:
-            booking.lock_cpts(
-                session, found.cpts_id, exclusive=exclusive or found.rescheduled_from_id is not None
-            )
+    exclusive for waiting-list writers (cancel, re-orientation, outcome);
+    ``exclusive=False`` is for booking (see :func:`snp.booking.lock_cpts_for_booking`)."""
+    if lock and exclusive:
+        cpts_of = select(OrientationRow.cpts_id).where(OrientationRow.id == orientation_id)
+        booking.lock_cpts_of(session, cpts_of, exclusive=True)
+    elif lock:
+        booking.lock_cpts_for_booking(session, orientation_id)
     row = session.get(OrientationRow, orientation_id)
     if row is None:
         raise NotFoundError("orientation", orientation_id)
@@ -476,7 +463,12 @@ def _proposal_views(session: Session, ranking: Ranking) -> list[ProposalView]:
 
 
 def _check_slot_fits(
-    session: Session, row: CareRequestRow, slot: SlotRow, now: datetime, surnumeraire: bool
+    session: Session,
+    row: CareRequestRow,
+    slot: SlotRow,
+    now: datetime,
+    surnumeraire: bool,
+    allowed: frozenset[int],
 ) -> float | None:
     """The hard rules of the matching model, for a slot the caller picked itself."""
 
@@ -489,7 +481,7 @@ def _check_slot_fits(
         raise refuse("the slot is for another profession")
     if slot.modality not in row.modalities.split(","):
         raise refuse(f"the request does not accept {slot.modality}")
-    if slot.cpts_id not in allowed_cpts(session, row.cpts_id):
+    if slot.cpts_id not in allowed:
         raise refuse("the slot belongs to a CPTS without a mutualisation agreement")
     if slot.sas_reserved and row.origin != Origin.SAS:
         raise refuse("the slot is reserved for SAS requests")
@@ -540,8 +532,8 @@ def hold_slot(
     slot = session.get(SlotRow, slot_id)
     if slot is None:
         raise NotFoundError("slot", slot_id)
-    km = _check_slot_fits(session, row, slot, now, surnumeraire_reason is not None)
-    settings = _settings(session, row.cpts_id)
+    settings, allowed, _ = _cpts_context(session, row.cpts_id)
+    km = _check_slot_fits(session, row, slot, now, surnumeraire_reason is not None, allowed)
 
     def take() -> booking.Placement:
         return booking.hold(
@@ -587,7 +579,9 @@ def book(session: Session, actor: Actor, orientation_id: int, now: datetime) -> 
     """Confirm a live hold: the appointment the patient is told about."""
     row = _orientation(session, actor, orientation_id, lock=True, exclusive=False)
     booking.book(session, orientation_id, now)
-    session.refresh(row)
+    # The conditional UPDATE succeeded: these are the stored values (no re-read).
+    set_committed_value(row, "status", str(OrientationStatus.BOOKED))
+    set_committed_value(row, "booked_at", now)
     _audit(
         session,
         row.cpts_id,
