@@ -475,23 +475,39 @@ def prices(sol: FlowSolution) -> tuple[IntArray, IntArray]:
     to the sink where a request node ends a path with ρ_i). Small ρ is what keeps the
     per-request thresholds, hence the enumerated edges, small.
     """
-    fwd = sol.flows < sol.capacities
-    bwd = sol.flows > 0
-    tail = np.concatenate([sol.tails[fwd], sol.heads[bwd]])
-    head = np.concatenate([sol.heads[fwd], sol.tails[bwd]])
-    cost = np.concatenate([sol.costs[fwd], -sol.costs[bwd]])
-    n = sol.sink + 1
+    return prices_of_many([sol])[0]
+
+
+def prices_of_many(sols: list[FlowSolution]) -> list[tuple[IntArray, IntArray]]:
+    """``prices`` of independent networks, computed together (one label-correcting run
+    over their disjoint union, so the sweeps are shared)."""
+    tails, heads, costs, at = [], [], [], 0
+    sizes = [sol.sink + 1 for sol in sols]
+    offsets = np.cumsum([0, *sizes])
+    for sol, at in zip(sols, offsets[:-1].tolist(), strict=True):
+        fwd = sol.flows < sol.capacities
+        bwd = sol.flows > 0
+        tails.append(at + np.concatenate([sol.tails[fwd], sol.heads[bwd]]))
+        heads.append(at + np.concatenate([sol.heads[fwd], sol.tails[bwd]]))
+        costs.append(np.concatenate([sol.costs[fwd], -sol.costs[bwd]]))
+    tail, head, cost = (np.concatenate(x) if x else _empty() for x in (tails, heads, costs))
+    n = int(offsets[-1])
+    sinks = offsets[1:] - 1
+    requests = np.concatenate([at + np.arange(sol.num_requests) for sol, at in
+                               zip(sols, offsets[:-1].tolist(), strict=True)]) if sols else _empty()
     frozen = np.zeros(n, bool)
     start = np.full(n, INF, np.int64)
-    start[sol.sink] = 0
-    frozen[sol.sink] = True
+    start[sinks] = 0
+    frozen[sinks] = True
     g = _shortest(tail, head, cost, start, frozen)
-    rho = -np.minimum(g[: sol.num_requests], INF)  # every request is reachable; guard anyway
-    rho[g[: sol.num_requests] >= INF] = INF
-    start[: sol.num_requests] = rho
-    frozen[: sol.num_requests] = True
-    p = _shortest(head, tail, cost, start, frozen)
-    return rho, p
+    rho_all = np.where(g >= INF, INF, -g)  # every request is reachable; guard anyway
+    start[requests] = rho_all[requests]
+    frozen[requests] = True
+    p_all = _shortest(head, tail, cost, start, frozen)
+    out = []
+    for sol, at, size in zip(sols, offsets[:-1].tolist(), sizes, strict=True):
+        out.append((rho_all[at : at + sol.num_requests], p_all[at : at + size]))
+    return out
 
 
 def _shortest(

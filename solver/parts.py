@@ -21,8 +21,8 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from solver.batch import prices
-from solver.flow import solve_flow
+from solver.batch import prices_of_many
+from solver.flow import FlowSolution, solve_flow
 from solver.index import SlotIndex
 from solver.types import BoolArray, IntArray
 from solver.weights import Weights
@@ -93,30 +93,20 @@ class PartSolver:
         e_bounds = np.searchsorted(e_lab, label[members[np.r_[0, m_cuts]]]) if len(
             members) else np.zeros(0, np.int64)
         e_ends = np.r_[e_bounds[1:], len(er)] if len(members) else e_bounds
+        solved = []
         for k, group in enumerate(np.split(members, m_cuts) if len(members) else []):
             lo, hi = int(e_bounds[k]), int(e_ends[k])
-            parts.append(self._solve_part(group, er[lo:hi], es[lo:hi], ec[lo:hi]))
+            local = np.searchsorted(group, er[lo:hi])  # sorted within a component
+            sol = solve_flow(self.index, local, es[lo:hi], ec[lo:hi], self.unassigned[group],
+                             self.daily, self.weights)
+            solved.append((group, es[lo:hi], sol))
+        for (group, edge_slot, sol), (rho, p) in zip(
+                solved, prices_of_many([sol for _, _, sol in solved]), strict=True):
+            parts.append(_part(group, edge_slot, sol, rho, p))
         self.parts = parts
         for k, part in enumerate(parts):
             self.owner[part.requests] = k
         return self._assemble(len(m_cuts) + 1 if len(members) else 0)
-
-    def _solve_part(self, members: IntArray, er: IntArray, es: IntArray, ec: IntArray) -> Part:
-        local = np.searchsorted(members, er)  # members are sorted within a component
-        sol = solve_flow(self.index, local, es, ec, self.unassigned[members], self.daily,
-                         self.weights)
-        rho, p = prices(sol)
-        base_pd = sol.num_requests + len(sol.slot_nodes)
-        return Part(
-            requests=members,
-            cost=sol.cost,
-            chosen=sol.assigned_slot(es),
-            rho=rho,
-            slot_nodes=sol.slot_nodes,
-            slot_p=p[sol.num_requests + np.arange(len(sol.slot_nodes))],
-            pd_nodes=sol.pd_nodes,
-            pd_p=p[base_pd + np.arange(len(sol.pd_nodes))],
-        )
 
     def _assemble(self, solves: int) -> Solved:
         n = len(self.unassigned)
@@ -135,6 +125,21 @@ class PartSolver:
             pd_in[part.pd_nodes] = True
         return Solved(sum(p.cost for p in self.parts), chosen, rho, slot_p, slot_in, pd_p, pd_in,
                       solves)
+
+
+def _part(members: IntArray, edge_slot: IntArray, sol: FlowSolution, rho: IntArray,
+          p: IntArray) -> Part:
+    base_pd = sol.num_requests + len(sol.slot_nodes)
+    return Part(
+        requests=members,
+        cost=sol.cost,
+        chosen=sol.assigned_slot(edge_slot),
+        rho=rho,
+        slot_nodes=sol.slot_nodes,
+        slot_p=p[sol.num_requests + np.arange(len(sol.slot_nodes))],
+        pd_nodes=sol.pd_nodes,
+        pd_p=p[base_pd + np.arange(len(sol.pd_nodes))],
+    )
 
 
 def _components(index: SlotIndex, n: int, req: IntArray, slot: IntArray) -> IntArray:
