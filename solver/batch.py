@@ -1,19 +1,19 @@
-"""Batch building blocks for ``plan``: edges under a per-request cost threshold, and
-sink-distance potentials that certify a flow without enumerating every edge.
+"""Batch building blocks for ``plan``: per-request boxes of candidate slots, bounds on
+box ranges, and the prices that certify a flow without enumerating every edge.
 
-Every edge cost is at least ``lb(i, j) = rint(per_km · km) + wait(s_j)`` (all other
-terms are ≥ 0), so the edges of request i costing at most τ_i all lie in a box of
-(distance, start) space: km ≤ (τ_i − wait(t0_i)) / per_km, and for a site at km,
-wait(s) ≤ τ_i − rint(per_km · km). ``threshold_edges`` enumerates exactly the
-feasible edges with lo_i < cost ≤ hi_i by querying that box (ball query on the
-sites with per-request radii, then one binary search per (request, site) pair).
+Every edge cost is at least ``lb(i, j) = rint(per_km · km) + not_mt(site) + wait(s_j)
++ deadline(s_j)`` (every other term is ≥ 0), so the edges of request i costing at most
+τ_i all lie in its *box*: the sites within (τ_i − T_i) / per_km km (T_i a floor on
+wait + deadline closeness), and per site a time prefix of its slots. A box is a set
+of ranges of lane positions (``box_ranges``); ``expand`` enumerates the feasible
+edges of ranges.
 
-Certificate (docs/matching-model.md, "Pruning by threshold"): with h(v) the
-shortest distance from v to the sink in the residual graph of an optimal flow,
-potentials −h make every residual reduced cost ≥ 0, and an edge (i, j) left out
-of the flow is harmless iff c_ij ≥ h(i) − h(j). Slot distances are ≥ m (m ≤ 0 the
-smallest of them, 0 in theory), so every edge with c_ij > τ_i ≥ h(i) − m is
-harmless without being looked at.
+Certificate (docs/matching-model.md, "Pruning by thresholds"): with prices (ρ, p)
+from an optimal flow (``prices``), an edge (i, j) left out of the flow is harmless
+iff c_ij ≥ ρ_i − p(j); an edge outside the box of a request with τ_i ≥ ρ_i − min p
+is harmless without being looked at, and so is every edge of a range whose bound
+(``range_bounds``: distance + deadline at its first slot + min over the range of
+wait + p) reaches ρ_i.
 """
 
 from __future__ import annotations

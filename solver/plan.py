@@ -1,14 +1,16 @@
 """Batch mode: the jointly optimal assignment of all pending requests.
 
-1. Enumerate every feasible edge once (spatially, in chunks, vectorised) and put
-   the ``top_n`` cheapest of each request in the flow; the others go to a compact
-   reserve (int32 request, int32 slot, int64 cost).
-2. Solve the min-cost flow on the kept edges (``solver.flow``).
-3. Certify: from node potentials d of the optimal flow, a reserve edge can only
-   improve the solution if its reduced cost c_ij + d(i) − d(j) is negative.
-   Move every negative edge into the flow and re-solve; when none is left, the
-   potentials prove the flow optimal over the full feasible edge set (see
-   docs/matching-model.md).
+1. Per request, enumerate only the feasible edges of a small box in (distance,
+   start) space — every edge outside it costs more than its threshold τ_i
+   (``solver.batch``); the ``top_n`` cheapest go into the flow, the others into a
+   reserve.
+2. Solve the min-cost flow on the flow edges, per connected component
+   (``solver.parts``), and compute request prices ρ and node prices p.
+3. Certify: reserve edges are checked exactly (c_ij ≥ ρ_i − p(j)), boxes must reach
+   ρ_i, and box ranges not enumerated are checked with a range-minimum bound. Edges
+   that fail move into the flow and we re-solve; when none does, the prices prove
+   the flow optimal over the full feasible edge set (docs/matching-model.md,
+   "Pruning by thresholds").
 """
 
 from __future__ import annotations
@@ -289,14 +291,14 @@ def _solve_group(
 ) -> tuple[IntArray, int, PlanStats]:
     """Optimal slot (pool position, −1 = unserved) of each request of one group.
 
-    Only edges costing at most a per-request threshold τ_i are ever enumerated
-    (``threshold_edges``); the ``top_n`` cheapest of each go into the flow, the others
-    wait in a reserve. After each solve, sink distances h certify the flow over the
-    full edge set when (a) no reserve edge has c_ij + h(j) < h(i) and (b) every
-    τ_i ≥ h(i) − m (m = min(0, smallest slot distance)): edges never enumerated cost
-    more than τ_i, hence satisfy (a) too. A request failing (b) gets its threshold
-    raised and its new edges enumerated into the reserve — no re-solve needed for
-    that; reserve edges failing (a) move into the flow and we re-solve.
+    Only edges inside a per-request box (cost ≥ lb > τ_i outside it) are ever
+    enumerated; the ``top_n`` cheapest of each go into the flow, the others wait in a
+    reserve. After each solve, prices (ρ, p) certify the flow over the full edge set
+    when (a) every reserve edge has c_ij ≥ ρ_i − p(j), (b) every τ_i ≥ ρ_i − m (m =
+    min(0, smallest slot price)) or the box holds every edge of i, and (c) every box
+    range not enumerated has a bound ≥ ρ_i. Requests failing (b) get a larger box
+    whose new ranges stay unseen; ranges failing (c) are enumerated into the reserve;
+    reserve edges failing (a) move into the flow and we re-solve.
     """
     rq = _subset(all_rq, group)
     unassigned = all_unassigned[group]
