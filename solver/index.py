@@ -8,6 +8,10 @@ are kept apart, sorted by start, and cut by time window only.
 
 The index also numbers every (professional, day) and (professional, week) pair
 so the fairness terms can look up loads with array operations.
+
+For ``rank``, each profession also lays its slots out as groups (sites, then one
+group per teleconsultation CPTS) with prefix counts per rule (``RankGroups``),
+built on first use so that ``plan`` and ``SlotIndex.build`` do not pay for them.
 """
 
 from __future__ import annotations

@@ -1,4 +1,10 @@
-"""Online mode: the k best slots for one request, each with its cost broken down."""
+"""Online mode: the k best slots for one request, each with its cost broken down.
+
+Neither the exclusion counts nor the ranking read every candidate slot: counts come
+from per-group prefix counts (``RankGroups``), and only the slots whose lower bound
+can reach the top k are costed. ``candidates.screen`` (slot by slot) is the
+reference the tests compare against. See ``docs/matching-model.md``.
+"""
 
 from __future__ import annotations
 
