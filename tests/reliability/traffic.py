@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from collections import Counter
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -85,3 +87,85 @@ def report(name: str, figures: Mapping[str, object]) -> None:
     print(line)
     with (folder / "figures.jsonl").open("a") as out:
         out.write(line + "\n")
+
+
+class CpuMeter:
+    """CPU seconds used by the server's processes (master and workers) and by
+    the PostgreSQL backends connected to its database, from ``/proc``.
+
+    Unlike latency, CPU per operation barely moves when other work shares the
+    cores, so it compares two versions fairly on a busy machine. Linux only
+    (``available`` is False elsewhere); a backend that exits mid-phase is lost.
+    """
+
+    def __init__(self, server_pid: int, database_url: str) -> None:
+        self.server_pid = server_pid
+        self.database_url = database_url
+        self.available = Path(f"/proc/{server_pid}/stat").exists()
+
+    def snapshot(self) -> dict[str, dict[int, int]]:
+        if not self.available:
+            return {"server": {}, "postgres": {}}
+        return {
+            "server": {p: _ticks(p) for p in _process_tree(self.server_pid)},
+            "postgres": {p: _ticks(p) for p in self._backends()},
+        }
+
+    def since(self, before: dict[str, dict[int, int]]) -> dict[str, float]:
+        """CPU seconds per group since ``before``."""
+        now, hz = self.snapshot(), os.sysconf("SC_CLK_TCK")
+        return {
+            group: sum(t - before[group].get(p, 0) for p, t in now[group].items()) / hz
+            for group in now
+        }
+
+    def _backends(self) -> list[int]:
+        from sqlalchemy import text
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.database_url)
+        if url.get_backend_name() != "postgresql":
+            return []
+        from snp.db import make_engine
+
+        engine = make_engine(self.database_url)
+        try:
+            with engine.connect() as conn:
+                rows = conn.execute(
+                    text(
+                        "SELECT pid FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                ).scalars()
+                return [int(pid) for pid in rows]
+        finally:
+            engine.dispose()
+
+
+def _process_tree(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int(_stat_fields(int(entry.name))[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    tree, stack = [], [root]
+    while stack:
+        pid = stack.pop()
+        tree.append(pid)
+        stack.extend(children.get(pid, []))
+    return tree
+
+
+def _stat_fields(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def _ticks(pid: int) -> int:
+    try:
+        fields = _stat_fields(pid)
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])  # utime + stime
