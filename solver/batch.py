@@ -149,7 +149,7 @@ def box_ranges(
     now: int,
     weights: Weights,
     time_floor: IntArray | None = None,
-    chunk: int = 8192,
+    chunk: int = 2048,
 ) -> Ranges:
     """Lane ranges of the slots whose lower bound lb(i, j) is in (lo_i, hi_i], for i in subset.
 
@@ -195,13 +195,30 @@ def expand(
     weights: Weights,
     sas: IntArray,
 ) -> tuple[IntArray, IntArray, IntArray]:
-    """The feasible edges (request, slot, cost) of the slots in ``ranges``."""
-    owner, pos = expand_ranges(ranges.lo, ranges.hi)
-    req = ranges.req[owner]
-    slot = lanes.slot[pos]
-    ok = slot_rules_hold(index, rq, req, slot)
-    req, slot, km = req[ok], slot[ok], ranges.km[owner[ok]]
-    return req, slot, edge_cost(index, rq, req, slot, km, now, weights, sas)
+    """The feasible edges (request, slot, cost) of the slots in ``ranges``.
+
+    Ranges are taken a few hundred thousand slots at a time: costing builds several
+    temporaries per slot, which would otherwise set the plan's peak memory.
+    """
+    reqs, slots, costs = [], [], []
+    ends = np.cumsum(ranges.hi - ranges.lo)
+    cuts = np.searchsorted(ends, np.arange(EXPAND_SLOTS, int(ends[-1]) if len(ends) else 0,
+                                           EXPAND_SLOTS), "right")
+    for part in np.split(np.arange(len(ranges)), cuts):
+        owner, pos = expand_ranges(ranges.lo[part], ranges.hi[part])
+        req = ranges.req[part][owner]
+        slot = lanes.slot[pos]
+        ok = slot_rules_hold(index, rq, req, slot)
+        req, slot, km = req[ok], slot[ok], ranges.km[part][owner[ok]]
+        reqs.append(req)
+        slots.append(slot)
+        costs.append(edge_cost(index, rq, req, slot, km, now, weights, sas))
+    if not reqs:
+        return _empty(), _empty(), _empty()
+    return np.concatenate(reqs), np.concatenate(slots), np.concatenate(costs)
+
+
+EXPAND_SLOTS = 400_000  # slots enumerated at once by ``expand``
 
 
 def threshold_edges(
