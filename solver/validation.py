@@ -6,6 +6,7 @@ of 200k slots stays within its time budget.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -15,6 +16,9 @@ from solver.types import Load, Modality, Request, SlotPool
 
 MAX_ID = 2**40
 """Ids (slot, professional, CPTS) are packed into int64 keys; they must stay below 2**40."""
+
+# Built once: ``rank`` validates every request and this check is on its hot path.
+_MODALITIES = frozenset(Modality)
 
 _POOL_FIELDS = (
     "slot_id", "professional", "lat", "lon", "start", "end", "profession", "modality",
@@ -63,11 +67,11 @@ def validate_pool(pool: SlotPool) -> None:
 def validate_request(request: Request, now: int) -> None:
     """Raise ``InvalidInputError`` if the request cannot be matched meaningfully."""
     rid = request.request_id
-    if not (np.isfinite(request.lat) and np.isfinite(request.lon)):
+    if not (math.isfinite(request.lat) and math.isfinite(request.lon)):
         raise InvalidInputError(f"request {rid}: coordinates are not finite")
     if abs(request.lat) > 90 or abs(request.lon) > 180:
         raise InvalidInputError(f"request {rid}: coordinates out of range")
-    if not np.isfinite(request.radius_km) or request.radius_km < 0:
+    if not math.isfinite(request.radius_km) or request.radius_km < 0:
         raise InvalidInputError(f"request {rid}: radius_km must be finite and ≥ 0")
     if request.deadline < now:
         raise InvalidInputError(f"request {rid}: deadline {request.deadline} is before now {now}")
@@ -75,7 +79,7 @@ def validate_request(request: Request, now: int) -> None:
         raise InvalidInputError(f"request {rid}: earliest is after the deadline")
     if request.priority < 0:
         raise InvalidInputError(f"request {rid}: priority must be ≥ 0")
-    if not request.modalities or any(m not in tuple(Modality) for m in request.modalities):
+    if not request.modalities or any(m not in _MODALITIES for m in request.modalities):
         raise InvalidInputError(f"request {rid}: modalities must be a non-empty set of Modality")
     if not 0 <= request.cpts < MAX_ID or any(not 0 <= c < MAX_ID for c in request.allowed_cpts):
         raise InvalidInputError(f"request {rid}: CPTS ids outside [0, 2**40)")
