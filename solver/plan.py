@@ -310,14 +310,13 @@ def _solve_group(
     lazy = Ranges.concat([])
     wait = weights.per_minute_wait * ((lanes.start - now) // 60)
     no_units = index.units[lanes.slot] <= 0
-    rounds, added, solves = 0, 0, 0
+    rounds, added = 0, 0
     parts = PartSolver(index, unassigned, daily, weights)
     dirty = np.ones(len(rq), bool)
     while True:
         rounds += 1
         flow = np.flatnonzero(edges.in_flow)
         solved = parts.solve(edges.req[flow], edges.slot[flow], edges.cost[flow], dirty)
-        solves += solved.solves
         rho = solved.rho
         p_slot = pool_prices(index, solved, daily, weights)
         floor = min(0, int(p_slot.min())) if len(p_slot) else 0
@@ -371,7 +370,7 @@ def _solve_group(
     return solved.chosen, solved.cost, stats
 
 
-FIRST_SPAN = 120  # first threshold: this many points above the request's own wait cost
+FIRST_SPAN = 120  # first threshold: this many points above the first slot's time cost
 SLACK = 60  # a raised threshold goes at least this far above the last one
 PER_ROUND = 16  # reserve edges moved into the flow per request and pricing round
 
