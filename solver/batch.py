@@ -430,30 +430,31 @@ def _empty() -> IntArray:
 
 
 class RangeMin:
-    """Sparse table: the minimum of any range of an array in O(1), vectorised."""
+    """Sparse table: the minimum of any range of an array in O(1), vectorised.
+
+    Row k holds the minimum of each window of 2^k values (padded to one width, so a
+    query is two gathers)."""
 
     def __init__(self, values: IntArray) -> None:
-        self.levels = [values]
+        n = len(values)
+        rows = max(1, int(n).bit_length())
+        self.table = np.full((rows, max(n, 1)), INF, np.int64)
+        self.table[0, :n] = values
         width = 1
-        while 2 * width <= len(values):
-            prev = self.levels[-1]
-            self.levels.append(np.minimum(prev[: len(prev) - width], prev[width:]))
+        for k in range(1, rows):
+            prev = self.table[k - 1]
+            self.table[k, : n - 2 * width + 1] = np.minimum(prev[: n - 2 * width + 1],
+                                                          prev[width : n - width + 1])
             width *= 2
 
     def query(self, lo: IntArray, hi: IntArray) -> IntArray:
         """min(values[lo:hi]) for each non-empty range."""
-        length = hi - lo
-        k = np.zeros(len(lo), np.int64)
-        if len(lo):
-            k = np.floor(np.log2(np.maximum(length, 1))).astype(np.int64)
-            # guard float rounding at exact powers of two
-            k -= (1 << k) > length
-            k += (1 << (k + 1)) <= length
-        out = np.empty(len(lo), np.int64)
-        for level in np.unique(k):
-            sel = k == level
-            table = self.levels[int(level)]
-            out[sel] = np.minimum(table[lo[sel]], table[hi[sel] - (1 << int(level))])
+        length = np.maximum(hi - lo, 1)
+        k = np.floor(np.log2(length)).astype(np.int64)
+        # guard float rounding at exact powers of two
+        k -= (1 << k) > length
+        k += (1 << (k + 1)) <= length
+        out: IntArray = np.minimum(self.table[k, lo], self.table[k, hi - (1 << k)])
         return out
 
 
