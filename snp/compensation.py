@@ -192,7 +192,26 @@ def add_rule_version(
     )
     session.add(row)
     session.flush()
+    _recap_months_from(session, cpts_id, valid_from, at)
     return row.id
+
+
+def _recap_months_from(session: Session, cpts_id: int, valid_from: date, at: datetime) -> None:
+    """A month's cap is priced by the version in force on its last day, so a new
+    version also caps the months already under way from ``valid_from`` on: the
+    entries priced before it keep their version, but their month's cap may change."""
+    touched = {
+        (pro, period)
+        for pro, period in session.execute(
+            select(LedgerEntryRow.professional_id, LedgerEntryRow.period)
+            .where(
+                LedgerEntryRow.cpts_id == cpts_id,
+                LedgerEntryRow.period >= valid_from.strftime("%Y-%m"),
+            )
+            .distinct()
+        )
+    }
+    _apply_caps(session, _context(session, cpts_id), touched, at, "rule_version")
 
 
 def correct_rule_version(

@@ -173,6 +173,9 @@ def _step(
     max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(sequence=events)
+@example(  # a version added mid-month lowers the cap of the month under way
+    sequence=[("shift", 1, 2, "regulation"), ("new_version", 3, 1)]
+)
 @example(  # the cap of the first rule set is hit, then released by a correction
     sequence=[
         ("outcome", 0, OrientationStatus.HONOURED),
