@@ -18,7 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.schemas.common import ProblemOut
@@ -311,6 +311,17 @@ def install(app: FastAPI) -> None:
         return invalid(
             "id", "a number is beyond the 64-bit range", "Use ids and numbers below 2**63."
         ).response(request)
+
+    @app.exception_handler(StatementError)
+    def _statement(request: Request, exc: Exception) -> ProblemResponse:
+        # A value the driver cannot convert (a day whose UTC time falls outside
+        # years 1-9999) comes wrapped: it is the input's fault. Anything else
+        # wrapped is unexpected.
+        if isinstance(getattr(exc, "orig", None), OverflowError):
+            return invalid(
+                "query", "a value is out of the supported range", "Give dates in 2000-2099."
+            ).response(request)
+        return _unexpected(request, exc)
 
     @app.exception_handler(ConflictError)
     def _conflict(request: Request, exc: ConflictError) -> ProblemResponse:

@@ -30,6 +30,7 @@ from api.auth import CurrentActor, roles
 from api.console.territory_map import MapCommune, MapPatient, MapProposal, MapSite, territory_svg
 from api.deps import Ctx, DbSession, Now
 from api.problems import ProblemError, ProblemRoute, invalid, not_found, problem_responses
+from api.schemas.common import day_query
 from snp import orienting
 from snp.actors import Actor, Role
 from snp.geo import Commune, default_directory
@@ -491,8 +492,8 @@ LOADED = ("booked", "honoured", "no_show", "redirected_15", "redirected_ed")
 def load(
     session: DbSession,
     actor: Annotated[Actor, roles(Role.COORDINATOR)],
-    date_from: Annotated[date, Query(alias="from", description="first local day")],
-    date_to: Annotated[date, Query(alias="to", description="day after the last one")],
+    date_from: Annotated[date, day_query("first local day", alias="from")],
+    date_to: Annotated[date, day_query("day after the last one", alias="to")],
 ) -> list[LoadOut]:
     """SNP patients given to each professional of the CPTS, by appointment day
     (the dashboard's load plot): every professional with a slot in the window."""

@@ -22,7 +22,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
@@ -161,6 +161,12 @@ def _outcome_for(error: Exception) -> FhirError:
         )
     if isinstance(error, OperationalError) and "could not serialize" in str(error.orig):
         return FhirError(409, "transient", "a concurrent request interfered; send it again")
+    if isinstance(error, OverflowError | DataError) or isinstance(
+        getattr(error, "orig", None), OverflowError
+    ):
+        # A number beyond 64 bits or a date beyond years 1-9999 once in UTC: the
+        # database or the driver refuses it; the input is wrong, not the server.
+        return bad_request("a number or date in the request is out of the supported range")
     if isinstance(error, ProblemError):
         return FhirError(
             error.status,

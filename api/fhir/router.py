@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
@@ -194,7 +195,9 @@ def update_appointment(
 def read_appointment(
     appointment_id: Annotated[str, Path()], session: DbSession, actor: FhirActor
 ) -> Response:
-    if not appointment_id.isdigit():
+    # ASCII digits below 2**63 only: str.isdigit() also takes "²", and a longer id
+    # is beyond the database's integer (both were 500s).
+    if not re.fullmatch(r"[0-9]{1,18}", appointment_id):
         raise FhirError(404, "not-found", f"Appointment/{appointment_id} does not exist")
     departement = fhir_links.sas_departement(session, actor)
     link = appointments.find_visible(session, int(appointment_id), departement)

@@ -22,6 +22,7 @@ from api.schemas.availability import (
     SlotOut,
     SlotPatch,
 )
+from api.schemas.common import day_query
 from snp.actors import Actor, Role
 from snp.orm import CptsRow, PlageRow, ProfessionalRow, SiteRow, SlotRow
 from snp.plage_rows import plage_from_row, plage_row
@@ -230,7 +231,7 @@ def list_slots(
     session: DbSession,
     now: Now,
     actor: Publisher,
-    day: Annotated[date | None, Query(description="local day; default: the next 48 h")] = None,
+    day: Annotated[date | None, day_query("local day; default: the next 48 h")] = None,
     professional_id: Annotated[int | None, Query()] = None,
     include_cancelled: bool = False,
 ) -> list[SlotOut]:

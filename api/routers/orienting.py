@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from api.auth import roles
 from api.deps import DbSession, Now
 from api.problems import PROBLEM_JSON, ProblemError, ProblemRoute, problem_responses
-from api.schemas.common import ProblemOut
+from api.schemas.common import ProblemOut, day_query
 from api.schemas.orientation import (
     CancellationIn,
     CareRequestCreate,
@@ -271,7 +271,7 @@ def record_outcome(
 def list_orientations(
     session: DbSession,
     actor: OrientationReader,
-    day: Annotated[date | None, Query(description="appointments on this local day")] = None,
+    day: Annotated[date | None, day_query("appointments on this local day")] = None,
 ) -> list[OrientationOut]:
     views = orienting.list_orientations(session, actor, day)
     return [OrientationOut.model_validate(v) for v in views]

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from api.auth import roles
 from api.deps import DbSession
 from api.problems import ProblemRoute, invalid, not_found, problem_responses
+from api.schemas.common import day_query
 from snp import svg
 from snp.actors import Actor, Role
 from snp.indicators import IndicatorReport, compute_indicators, indicators_csv
@@ -76,8 +77,8 @@ def _scope(session: DbSession, actor: Actor, with_partners: bool) -> list[int]:
 def indicators(
     session: DbSession,
     actor: Coordinator,
-    date_from: Annotated[date, Query(alias="from", description="First local day")],
-    date_to: Annotated[date, Query(alias="to", description="Day after the last one")],
+    date_from: Annotated[date, day_query("First local day", alias="from")],
+    date_to: Annotated[date, day_query("Day after the last one", alias="to")],
     with_partners: bool = False,
     format: Literal["json", "csv"] = "json",
 ) -> IndicatorReport | Response:
@@ -98,8 +99,8 @@ def indicator_plot(
     name: Literal["within-deadline", "time-to-appointment"],
     session: DbSession,
     actor: Coordinator,
-    date_from: Annotated[date, Query(alias="from")],
-    date_to: Annotated[date, Query(alias="to")],
+    date_from: Annotated[date, day_query("First local day", alias="from")],
+    date_to: Annotated[date, day_query("Day after the last one", alias="to")],
 ) -> Response:
     """An SVG plot of the indicators, drawn here (no network, no script)."""
     start, end = _window(date_from, date_to)

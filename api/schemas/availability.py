@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, time
 
-from pydantic import AwareDatetime, ConfigDict, Field
+from pydantic import AwareDatetime, ConfigDict, Field, field_validator
 
 from api.schemas.common import Input, Output
 from snp.modalities import Modality
@@ -25,6 +25,15 @@ class PlageCreate(Input):
     capacity: int = Field(default=1, ge=0, le=50)
     surnumeraire: int = Field(default=0, ge=0, le=50, description="extra places beyond plan")
     sas_reserved: bool = False
+
+    @field_validator("start", "end")
+    @classmethod
+    def _local_clock_time(cls, value: time) -> time:
+        # The plage repeats in the CPTS's time zone (summer and winter time alike):
+        # an offset cannot hold for both (it was a 500 from the calendar).
+        if value.tzinfo is not None:
+            raise ValueError("a local clock time without offset, like 09:00")
+        return value
 
     model_config = ConfigDict(
         json_schema_extra={

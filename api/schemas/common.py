@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
+from fastapi import Query
 from pydantic import BaseModel, ConfigDict, field_validator
 
 
@@ -46,3 +48,21 @@ class ProblemOut(Output):
     detail: str
     instance: str | None = None
     errors: list[FieldError] = []
+
+
+# The days a query may name. Python and PostgreSQL cannot place year 1 or 9999 in a
+# time zone and in UTC both (the conversion overflows: a 500 schemathesis found), and
+# no SNP activity falls outside this range.
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2099, 12, 31)
+
+
+def day_query(description: str, alias: str | None = None) -> Any:
+    """``Query`` for a calendar day: outside FIRST_DAY..LAST_DAY is a 422 naming it."""
+    # FastAPI types ge/le as numbers; pydantic applies them to dates all the same.
+    return Query(
+        alias=alias,
+        ge=FIRST_DAY,  # type: ignore[arg-type]
+        le=LAST_DAY,  # type: ignore[arg-type]
+        description=f"{description} ({FIRST_DAY} to {LAST_DAY})",
+    )

@@ -176,3 +176,33 @@ def test_self_deactivation_is_refused(world: World) -> None:
     body = _problem(answer, 422)
     assert _fields(body) == {"active"}
     assert world.get("admin", "/users").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/slots?day=0001-01-01",
+        "/slots?day=9999-12-31",
+        "/orientations?day=0001-01-01",
+        "/orientations?day=9999-12-31",
+    ],
+)
+def test_days_out_of_range_are_422_not_500(world: World, path: str) -> None:
+    """Year 1 or 9999 overflowed when placed in UTC (schemathesis found the 500s)."""
+    who = "a.professional" if path.startswith("/slots") else "a.operator"
+    assert _fields(_problem(world.get(who, path), 422)) == {"day"}
+
+
+@pytest.mark.parametrize("appointment_id", ["99999999999999999999999999", "²", "00012"])
+def test_fhir_appointment_ids_beyond_the_database_are_404(
+    world: World, appointment_id: str
+) -> None:
+    r = world.get("a.regulator", f"/fhir/Appointment/{appointment_id}")
+    assert r.status_code == 404, r.text
+    assert r.json()["resourceType"] == "OperationOutcome"
+
+
+def test_plage_times_with_an_offset_are_422_not_500(world: World) -> None:
+    """A weekly plage is local clock time; "00:01:00+00:00" was a 500 (schemathesis)."""
+    body = {"weekday": 1, "start": "09:00:00+00:00", "end": "12:00", "valid_from": "2026-11-24"}
+    assert _fields(_problem(world.post("a.professional", "/plages", body), 422)) == {"start"}
