@@ -469,18 +469,7 @@ def unassigned_penalties(
 
 def max_edge_cost(rq: RequestArrays, weights: Weights, sas: IntArray, now: int) -> int:
     """An upper bound on any feasible edge's cost (radius, deadline and worst preferences)."""
-    if not len(rq):
-        return 0
-    sas_next = int(sas.max()) + 1 if len(sas) else 1
-    worst = (
-        np.rint(rq.radius * weights.per_km).astype(np.int64)
-        + weights.per_minute_wait * ((rq.t1 - now) // 60)
-        + per_priority(weights.deadline_closeness, rq.priority)
-        + weights.not_medecin_traitant
-        + weights.other_cpts
-        + weights.sas_marginal(sas_next)
-    )
-    return int(worst.max())
+    return int(cost_ceiling(rq, weights, sas, now).max()) if len(rq) else 0
 
 
 def _all_edges(
