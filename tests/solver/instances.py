@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from solver import Load, Modality, Origin, Request, SlotPool, Weights
+from solver import Load, Modality, Origin, Request, SlotIndex, SlotPool, Weights
 from solver.types import IntArray
 
 NOW = 1_800_000_000
@@ -269,3 +269,17 @@ def first_failed_rule(request: Request, pool: SlotPool, j: int, now: int) -> str
     if pool.sas_reserved[j] and request.origin != Origin.SAS:
         return "sas_reserved"
     return None
+
+
+def book_randomly(index: SlotIndex, rng: np.random.Generator, bookings: int) -> None:
+    """Book up to ``bookings`` random units in place, using surnuméraire on full slots
+    and now and then where the professional accepts it."""
+    for _ in range(bookings):
+        left = np.flatnonzero(index.units > 0)
+        if not len(left):
+            break
+        j = int(rng.choice(left))
+        extra = bool(index.pool.capacity[j] == 0) or bool(
+            index.pool.surnumeraire[j] > 0 and rng.random() < 0.3
+        )
+        index.take(j, surnumeraire=extra)

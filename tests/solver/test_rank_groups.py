@@ -14,7 +14,7 @@ from solver.candidates import RequestArrays, screen
 from solver.cost import edge_terms, slot_terms
 from solver.index import RankGroups
 from solver.types import Request
-from tests.solver.instances import NOW, make_pool, make_requests
+from tests.solver.instances import NOW, book_randomly, make_pool, make_requests
 
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -106,14 +106,7 @@ def test_empty_slots_after_bookings_match_a_fresh_build(
     if built_first:
         for prof in index.professions.values():
             assert prof.groups is prof.groups  # built once, then kept
-    for _ in range(bookings):
-        left = np.flatnonzero(index.units > 0)
-        if not len(left):
-            break
-        j = int(rng.choice(left))
-        extra = bool(index.pool.capacity[j] == 0) or bool(
-            index.pool.surnumeraire[j] > 0 and rng.random() < 0.3)
-        index.take(j, surnumeraire=extra)
+    book_randomly(index, rng, bookings)
     fresh = SlotIndex.build(dataclasses.replace(index.pool, capacity=index.pool.capacity.copy(),
                                                 surnumeraire=index.pool.surnumeraire.copy()))
     for code, prof in fresh.professions.items():

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from solver import InvalidInputError, SlotIndex, SlotPool, plan, rank
-from tests.solver.instances import NOW, make_pool, make_requests
+from tests.solver.instances import NOW, book_randomly, make_pool, make_requests
 
 FAST = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -27,14 +27,7 @@ def test_take_matches_a_fresh_index(seed: int, bookings: int) -> None:
     rng = np.random.default_rng(seed)
     pool = make_pool(rng, 60, n_prof=5)
     index = SlotIndex.build(_copy(pool))
-    for _ in range(bookings):
-        left = np.flatnonzero(index.units > 0)
-        if not len(left):
-            break
-        j = int(rng.choice(left))
-        extra = bool(index.pool.capacity[j] == 0) or bool(
-            index.pool.surnumeraire[j] > 0 and rng.random() < 0.3)
-        index.take(j, surnumeraire=extra)
+    book_randomly(index, rng, bookings)
     fresh = SlotIndex.build(_copy(index.pool))
     np.testing.assert_array_equal(index.units, fresh.units)
     np.testing.assert_array_equal(index.pd_units, fresh.pd_units)
